@@ -1,0 +1,37 @@
+# Newsdesk: `make demo` and `make test` work on a fresh machine (Python 3.11, package registries only).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt
+DEMO_DATA := .demo-data
+
+.PHONY: demo test lint bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Re-install only when the dependency list or the pins change.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e ".[test]"
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+
+demo: $(VENV)/.installed
+	rm -rf $(DEMO_DATA)
+	$(BIN)/newsdesk ingest examples/articles --data-dir $(DEMO_DATA)
+	$(BIN)/newsdesk search "Where did Kim Jong Un meet Vladimir Putin?" --k 2 --data-dir $(DEMO_DATA)
+	@echo "Demo index in $(DEMO_DATA). Try: $(BIN)/newsdesk search \"drones\" --data-dir $(DEMO_DATA)"
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check rag bot prompts tests benchmarks
+
+clean:
+	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .ruff_cache dist build

@@ -1,0 +1,103 @@
+"""Sentence-aware chunking that fits the embedding model's 256-token window.
+
+Each chunk is a verbatim span of the article text (so quotes are exact), sized in model tokens
+so that the embedded text, "title — outlet" plus the passage, is never silently truncated.
+Consecutive chunks share about `overlap_tokens` of whole sentences.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .embeddings import MAX_TOKENS, Tokenizer
+from .models import Chunk
+from .text import split_sentences
+
+PREFIX_TOKEN_CAP = 40  # a very long title is cut in the embedded prefix, not in the chunk
+SAFETY_TOKENS = 4
+
+
+def embedding_prefix(title: str, source: str | None) -> str:
+    """The header embedded with every chunk, so a passage keeps its article's context."""
+    return f"{title} — {source}" if source else title
+
+
+def embedded_text(prefix: str, chunk_text: str) -> str:
+    """What the embedding model reads for a chunk."""
+    return f"{prefix}\n{chunk_text}"
+
+
+class Chunker:
+    """Greedy sentence packing under a token budget, with sentence overlap."""
+
+    def __init__(self, tokenizer: Tokenizer, chunk_tokens: int = 200, overlap_tokens: int = 40):
+        self.tokenizer = tokenizer
+        self.chunk_tokens = chunk_tokens
+        self.overlap_tokens = overlap_tokens
+
+    def fit_prefix(self, prefix: str) -> tuple[str, int]:
+        """The prefix cut to at most PREFIX_TOKEN_CAP tokens, and its token count (with newline)."""
+        n = self.tokenizer.count([prefix])[0]
+        while n > PREFIX_TOKEN_CAP and " " in prefix:
+            prefix = prefix.rsplit(" ", 1)[0]
+            n = self.tokenizer.count([prefix])[0]
+        return prefix, n
+
+    def budget(self, prefix_tokens: int) -> int:
+        """Tokens left for the passage once [CLS], [SEP] and the prefix are counted."""
+        return max(32, min(self.chunk_tokens, MAX_TOKENS - 2 - prefix_tokens - SAFETY_TOKENS))
+
+    def chunk(self, text: str, prefix_tokens: int = 0) -> list[Chunk]:
+        """Chunks of `text`, each at most budget(prefix_tokens) model tokens."""
+        limit = self.budget(prefix_tokens)
+        pieces = self._pieces(text, limit)
+        if not pieces:
+            return []
+        chunks: list[Chunk] = []
+        i = 0
+        while i < len(pieces):
+            j, total = i, 0
+            while j < len(pieces) and (total + pieces[j][2] <= limit or j == i):
+                total += pieces[j][2]
+                j += 1
+            start, end = pieces[i][0], pieces[j - 1][1]
+            chunks.append(Chunk(ord=len(chunks), start=start, end=end, text=text[start:end]))
+            if j >= len(pieces):
+                break
+            # Step back over whole sentences worth at most overlap_tokens, always moving forward.
+            back, k = 0, j
+            while k - 1 > i and back + pieces[k - 1][2] <= self.overlap_tokens:
+                back += pieces[k - 1][2]
+                k -= 1
+            i = k
+        return chunks
+
+    def _pieces(self, text: str, limit: int) -> list[tuple[int, int, int]]:
+        """Sentence spans with token counts; a sentence longer than `limit` is cut at spaces."""
+        spans = split_sentences(text)
+        counts = self.tokenizer.count([text[s:e] for s, e in spans])
+        pieces: list[tuple[int, int, int]] = []
+        for (start, end), n in zip(spans, counts):
+            if n <= limit:
+                pieces.append((start, end, n))
+            else:
+                pieces.extend(self._split_long(text, start, end, limit))
+        return pieces
+
+    def _split_long(self, text: str, start: int, end: int, limit: int) -> list[tuple[int, int, int]]:
+        words = [(m.start() + start, m.end() + start) for m in re.finditer(r"\S+", text[start:end])]
+        counts = self.tokenizer.count([text[s:e] for s, e in words])
+        out: list[tuple[int, int, int]] = []
+        cur_start, total, last_end = None, 0, start
+        for (ws, we), n in zip(words, counts):
+            n = min(n, limit)  # a single absurd "word" still has to go somewhere
+            if cur_start is not None and total + n > limit:
+                out.append((cur_start, last_end, total))
+                cur_start, total = None, 0
+            if cur_start is None:
+                cur_start = ws
+            total += n
+            last_end = we
+        if cur_start is not None:
+            out.append((cur_start, last_end, total))
+        return out

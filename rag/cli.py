@@ -1,0 +1,338 @@
+"""The `newsdesk` command line: a thin layer that calls the core and formats its results.
+
+Every command takes --data-dir, --collection and --json. With --json only the JSON object goes
+to stdout; logs and progress go to stderr. Exit codes: 0 ok, 1 failure, 2 usage error.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+
+from . import __version__
+
+log = logging.getLogger("newsdesk")
+
+
+# --- shared plumbing ------------------------------------------------------------------------------
+
+
+def _stderr():
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def _stdout():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=False)
+
+
+def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def common_options(fn: Callable) -> Callable:
+    """--data-dir, --collection and --json, on every command."""
+
+    @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path),
+                  help="Where the index lives [env NEWSDESK_DATA_DIR; default: per-user data dir].")
+    @click.option("--collection", "-c", help="Collection (corpus) to use [env NEWSDESK_COLLECTION; default: news].")
+    @click.option("--json", "as_json", is_flag=True, help="Machine-readable JSON on stdout.")
+    @functools.wraps(fn)
+    def wrapper(*args: Any, data_dir: Path | None, collection: str | None, as_json: bool, **kwargs: Any):
+        from pydantic import ValidationError
+
+        from .settings import load_settings
+
+        try:
+            settings = load_settings(data_dir=data_dir, collection=collection)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+            raise click.UsageError(f"invalid settings: {problems}") from None
+        logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.WARNING),
+                            format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+        try:
+            return fn(*args, settings=settings, as_json=as_json, **kwargs)
+        except click.ClickException:
+            raise
+        except Exception as exc:  # one clear line for users; details with NEWSDESK_LOG_LEVEL=DEBUG
+            from .embeddings import EmbeddingError
+            from .locking import LockTimeout
+            from .vectorstore import StoreError
+
+            if isinstance(exc, (StoreError, LockTimeout, EmbeddingError)):
+                raise click.ClickException(str(exc)) from None
+            log.debug("unexpected error", exc_info=True)
+            raise click.ClickException(f"{exc.__class__.__name__}: {exc}") from None
+
+    return wrapper
+
+
+def filter_options(fn: Callable) -> Callable:
+    """--k, --source, --since, --until for retrieval commands."""
+    fn = click.option("--until", callback=_parse_date, metavar="DATE", help="Published on or before (YYYY-MM-DD).")(fn)
+    fn = click.option("--since", callback=_parse_date, metavar="DATE", help="Published on or after (YYYY-MM-DD).")(fn)
+    fn = click.option("--source", metavar="OUTLET", help="Only this outlet (case-insensitive).")(fn)
+    fn = click.option("--k", "k", type=click.IntRange(1, 100), default=5, show_default=True,
+                      help="How many passages.")(fn)
+    return fn
+
+
+def _emit_json(obj: Any) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+def _components(settings):
+    from .components import Components
+
+    return Components(settings)
+
+
+# --- commands -------------------------------------------------------------------------------------
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="newsdesk")
+def main() -> None:
+    """Newsdesk: ask questions of your news articles and get answers that cite their sources."""
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True, metavar="PATH_OR_URL...")
+@common_options
+def ingest(inputs: tuple[str, ...], settings, as_json: bool) -> None:
+    """Index articles from files, folders, URLs and RSS/Atom feeds.
+
+    Files: .txt .md .html .json .jsonl (and .xml/.rss/.atom feeds); folders are read
+    recursively. Unchanged articles are skipped, changed ones replaced, duplicates recorded.
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .ingest import Ingestor
+
+    c = _components(settings)
+    err = _stderr()
+    total = _estimate_articles(inputs)
+    show = err.is_terminal
+    progress = Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), TextColumn("{task.description}"),
+                        console=err, transient=True, disable=not show)
+    with progress:
+        task = progress.add_task("", total=total)
+
+        def on_article(status: str, label: str) -> None:
+            progress.update(task, advance=1, description=f"{status}: {label[:50]}")
+
+        with c.writing(on_wait=lambda msg: err.print(f"[yellow]{msg}")):
+            report = Ingestor(c, on_article=on_article).ingest(list(inputs))
+    c.close()
+    if as_json:
+        _emit_json(report.as_json())
+    else:
+        _print_ingest_report(report)
+    log.info("ingest: %d chunks embedded in %.1f s of %.1f s", report.chunks_embedded,
+             report.embed_seconds, report.seconds)
+    if report.failed:
+        sys.exit(1)
+
+
+def _estimate_articles(inputs: tuple[str, ...]) -> int | None:
+    """A cheap count for the progress bar (JSONL lines, files in folders)."""
+    from .loaders import JSONL_SUFFIXES, SUPPORTED_SUFFIXES
+
+    total = 0
+    for item in inputs:
+        path = Path(item)
+        files = [path] if path.is_file() else (
+            [p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES] if path.is_dir() else [])
+        if not files:
+            total += 1
+        for f in files:
+            if f.suffix.lower() in JSONL_SUFFIXES:
+                with f.open("rb") as fh:
+                    total += sum(1 for line in fh if line.strip())
+            else:
+                total += 1
+    return total or None
+
+
+def _print_ingest_report(report) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = _stdout()
+    rows = report.articles
+    if rows:
+        table = Table(title="Articles", show_lines=False)
+        for col in ("status", "title", "outlet", "published", "id"):
+            table.add_column(col, overflow="fold" if col == "title" else "ellipsis",
+                             no_wrap=col != "title", min_width=10 if col == "title" else None, ratio=3 if col == "title" else None)
+        shown = rows if len(rows) <= 25 else [r for r in rows if r["status"] != "unchanged"][:25]
+        for r in shown:
+            table.add_row(r["status"], escape(r["title"][:80]), escape(r["source"] or "—"),
+                          r["published"] or "—", r["article_id"])
+        out.print(table)
+        if len(shown) < len(rows):
+            out.print(f"… {len(rows) - len(shown)} more rows (use --json for all)")
+    for f in report.failed:
+        out.print("[red]failed[/red] " + escape(f"{f.input}: {f.error}"))
+    out.print(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"duplicates {report.duplicates}, failed {len(report.failed)} "
+        f"({report.chunks_embedded} passages embedded, {report.seconds:.1f} s)"
+    )
+
+
+@main.command()
+@click.argument("query")
+@filter_options
+@common_options
+def search(query: str, k: int, source: str | None, since: date | None, until: date | None,
+           settings, as_json: bool) -> None:
+    """Show the passages that best match QUERY (no answer). Use - to read queries from stdin."""
+    from .retrieval import SearchFilters
+    from .retrieval import search as run_search
+
+    c = _components(settings)
+    filters = SearchFilters(source=source, since=since, until=until)
+    queries = [q.strip() for q in sys.stdin if q.strip()] if query == "-" else [query]
+    if query != "-" and not query.strip():
+        raise click.UsageError("the query is empty")
+    for q in queries:
+        passages = run_search(c, q, k, filters)
+        if as_json:
+            _emit_json({"query": q, "results": [p.as_result(i) for i, p in enumerate(passages, 1)]})
+        else:
+            _print_passages(q, passages, show_query=len(queries) > 1)
+    c.close()
+
+
+def _print_passages(query: str, passages, show_query: bool) -> None:
+    from rich.markup import escape
+
+    out = _stdout()
+    if show_query:
+        out.print(f"[bold]{escape(query)}[/bold]")
+    if not passages:
+        out.print("No matching passages. (Is anything ingested? Try `newsdesk stats`.)")
+        return
+    for i, p in enumerate(passages, 1):
+        meta = ", ".join(x for x in (p.source, p.published) if x)
+        out.print(f"[bold]\\[{i}][/bold] " + escape(p.title + (f" — {meta}" if meta else ""))
+                  + f"  (score {p.score:.3f})")
+        out.print(f"    {p.url or p.path or p.article_id}", style="dim", markup=False)
+        out.print("    " + " ".join(p.text.split()), soft_wrap=True, markup=False)
+        out.print()
+
+
+@main.command()
+@common_options
+def articles(settings, as_json: bool) -> None:
+    """List every ingested article, duplicates included and marked."""
+    c = _components(settings)
+    records = c.registry.articles() if c.registry_exists() else []
+    if as_json:
+        _emit_json({"articles": [r.public() for r in records]})
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{len(records)} articles in {settings.collection!r}")
+    for col in ("id", "title", "outlet", "published", "chunks", "duplicate of"):
+        table.add_column(col, overflow="fold" if col == "title" else "ellipsis", no_wrap=col != "title")
+    for r in records:
+        table.add_row(r.article_id, escape(r.title[:90]), escape(r.source or "—"), r.published or "—",
+                      str(r.chunks), r.duplicate_of or "")
+    _stdout().print(table)
+
+
+@main.command()
+@common_options
+def stats(settings, as_json: bool) -> None:
+    """Counts, outlets, date range and index size of a collection."""
+    c = _components(settings)
+    if not c.registry_exists():
+        data = {"collection": settings.collection, "articles": 0, "indexed": 0, "duplicates": 0,
+                "chunks": 0, "vectors": 0, "sources": [], "published_range": [None, None],
+                "index_bytes": 0, "store": _store_label(settings), "data_dir": str(c.data_dir)}
+    else:
+        counts = c.registry.counts()
+        sources = c.registry.sources()
+        dates = [d for _, _, lo, hi in sources for d in (lo, hi) if d]
+        data = {
+            "collection": settings.collection, **counts,
+            "vectors": c.store.count(),
+            "sources": [{"source": s, "articles": n, "oldest": lo, "newest": hi} for s, n, lo, hi in sources],
+            "published_range": [min(dates) if dates else None, max(dates) if dates else None],
+            "index_bytes": _disk_usage(c.data_dir, settings),
+            "store": _store_label(settings), "data_dir": str(c.data_dir),
+        }
+    c.close()
+    if as_json:
+        _emit_json(data)
+        return
+    out = _stdout()
+    out.print(f"[bold]Collection {data['collection']}[/bold] ({data['store']}, {data['data_dir']})")
+    out.print(f"articles {data['articles']} (indexed {data['indexed']}, duplicates {data['duplicates']}), "
+              f"passages {data['chunks']}, vectors {data['vectors']}")
+    lo, hi = data["published_range"]
+    out.print(f"published {lo or '—'} … {hi or '—'}; index size {data['index_bytes'] / 1e6:.1f} MB")
+    for s in data["sources"][:20]:
+        out.print(f"  {s['source'] or '(unknown outlet)'}: {s['articles']} ({s['oldest'] or '—'} … {s['newest'] or '—'})")
+    if data["chunks"] != data["vectors"]:
+        out.print("[yellow]passages and vectors differ: an interrupted ingest; the next ingest repairs it")
+
+
+def _store_label(settings) -> str:
+    if settings.chroma_host:
+        return f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+    return "embedded Chroma"
+
+
+def _disk_usage(data_dir: Path, settings) -> int:
+    paths = [data_dir / "registry"]
+    if not settings.chroma_host:
+        paths.append(data_dir / "chroma")
+    return sum(f.stat().st_size for p in paths if p.exists() for f in p.rglob("*") if f.is_file())
+
+
+@main.command()
+@click.argument("article_id")
+@common_options
+def remove(article_id: str, settings, as_json: bool) -> None:
+    """Remove an article (by id, URL or path) and its passages from the index."""
+    from .ingest import remove_article
+
+    c = _components(settings)
+    record = c.registry.find(article_id) if c.registry_exists() else None
+    if record is None:
+        raise click.ClickException(f"no article {article_id!r} in collection {settings.collection!r} "
+                                   "(see `newsdesk articles`)")
+    with c.writing():
+        relinked = remove_article(c, record.article_id)
+    c.close()
+    if as_json:
+        _emit_json({"removed": record.article_id, "title": record.title, "reindexed": relinked})
+    else:
+        click.echo(f"removed {record.article_id}: {record.title}")
+        if relinked:
+            click.echo(f"its duplicates were indexed again: {', '.join(relinked)}")
+
+
+if __name__ == "__main__":
+    main()

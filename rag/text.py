@@ -1,0 +1,80 @@
+"""Text helpers: normalisation, hashing and a sentence splitter that keeps character offsets."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_ABBREVIATIONS = {
+    "mr", "mrs", "ms", "dr", "prof", "sen", "rep", "gov", "gen", "lt", "col", "capt", "sgt", "st",
+    "jr", "sr", "mt", "ft", "no", "vs", "etc", "inc", "corp", "co", "ltd", "dept", "univ", "fig",
+    "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec",
+    "u.s", "u.k", "u.n", "e.g", "i.e", "a.m", "p.m", "d.c", "u.s.a", "approx", "est", "pres",
+}
+# A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and an opening
+# character that can start a sentence; newlines always end a sentence.
+_BOUNDARY = re.compile(r"[.!?][\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n+")
+_WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)\.$")
+
+
+def normalize_text(text: str) -> str:
+    """Unicode NFC, Unix newlines, no trailing spaces, at most one blank line in a row."""
+    text = unicodedata.normalize("NFC", text).replace("\r\n", "\n").replace("\r", "\n")
+    text = text.replace("\u00a0", " ").replace("\ufeff", "")
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    text = re.sub(r"\n{3,}", "\n\n", text)
+    return text.strip()
+
+
+def text_hash(text: str) -> str:
+    """Hash of the words of a text: the same text with other whitespace hashes the same."""
+    return hashlib.sha256(" ".join(text.split()).encode("utf-8")).hexdigest()
+
+
+def stable_hash(*parts: object, length: int = 16) -> str:
+    """A short hex digest of several values, stable across processes."""
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(("" if part is None else str(part)).encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:length]
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans (start, end) over `text`, so text[start:end] is each sentence verbatim."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in _BOUNDARY.finditer(text):
+        is_stop = text[match.start()] in ".!?"
+        # A full stop keeps its closing quotes/brackets; a newline boundary keeps nothing.
+        end = match.start() + _closing_len(match.group(0)) if is_stop else match.start()
+        if is_stop:
+            word = _WORD_BEFORE.search(text, max(0, match.start() - 12), match.start() + 1)
+            if word and _is_abbreviation(word.group(1)):
+                continue
+        _append_span(text, spans, start, end)
+        start = match.end()
+    _append_span(text, spans, start, len(text))
+    return spans
+
+
+def _closing_len(boundary: str) -> int:
+    n = 1
+    while n < len(boundary) and boundary[n] in "\"'”’)]":
+        n += 1
+    return n
+
+
+def _is_abbreviation(word: str) -> bool:
+    w = word.lower().rstrip(".")
+    return w in _ABBREVIATIONS or len(w) == 1  # single initials: "J. Smith"
+
+
+def _append_span(text: str, spans: list[tuple[int, int]], start: int, end: int) -> None:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    if end > start:
+        spans.append((start, end))
