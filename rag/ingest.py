@@ -233,13 +233,18 @@ class Ingestor:
             return exact.article_id, 1.0, sig
         threshold = self.settings.near_duplicate_threshold
         best: tuple[str | None, float] = (None, 0.0)
+        pending_text = {p.record.article_id: p.record.text for p in self._batch}
         candidates = [(p.record.article_id, p.signature) for p in self._batch if p.signature is not None]
         candidates += [(aid, dedup.from_bytes(blob)) for aid, blob in
                        self.c.registry.lsh_candidates(dedup.lsh_buckets(sig), exclude=record.article_id)]
         for aid, other in candidates:
-            if aid == record.article_id:
+            if aid == record.article_id or dedup.similarity(sig, other) < threshold - dedup.CONFIRM_MARGIN:
                 continue
-            s = dedup.similarity(sig, other)
+            text = pending_text.get(aid)
+            if text is None:
+                found = self.c.registry.get(aid, with_text=True)
+                text = found.text if found else ""
+            s = dedup.jaccard(record.text, text)
             if s >= threshold and s > best[1]:
                 best = (aid, s)
         return best[0], best[1], sig

@@ -38,11 +38,14 @@ _DATE_FIELDS = ("published", "published_date", "published_at", "publishedAt", "d
 _AUTHOR_FIELDS = ("author", "authors", "byline")
 _ID_FIELDS = ("id", "doc_id", "article_id", "uuid")
 
+_FIELD_GROUPS = {"source": _SOURCE_FIELDS, "author": _AUTHOR_FIELDS, "published": _DATE_FIELDS,
+                 "url": _URL_FIELDS}
+
 _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"PK\x03\x04", b"GIF8", b"\xff\xd8\xff", b"\x7fELF")
 _HEADER_LINE = re.compile(
     r"^(source|outlet|publisher|author|by|date|published|url|link)\s*:\s*(.+)$", re.I
 )
-_BYLINE = re.compile(r"^by\s+([A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3})\s*$")
+_BYLINE = re.compile(r"^(?i:by)\s+([A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3})\s*$")
 _OUTLET_LEAD = re.compile(r"^\(\s*([A-Z][\w.&' -]{1,40}?)\s*\)\s*[–—-]\s*")
 _APPEARED = re.compile(
     r"^this (?:article|story|piece) (?:first |originally )?appeared (?:in|on) (?:the website of )?"
@@ -121,6 +124,7 @@ def _as_name(value: Any) -> str | None:
 
 def parse_text_article(raw: str, origin: str, markdown: bool, meta: dict[str, Any] | None = None) -> Article:
     """A plain-text or Markdown article: title from front matter, a heading or the first line."""
+    raw = raw.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     front, body = _front_matter(raw)
     meta = {**(meta or {}), **{str(k).lower(): v for k, v in front.items()}}
     lines = body.split("\n")
@@ -139,7 +143,8 @@ def parse_text_article(raw: str, origin: str, markdown: bool, meta: dict[str, An
         if heading:
             title = title or heading.group(1).strip()
             i += 1
-        elif leading_date(line) is None and len(line) <= 150 and i + 1 < len(lines):
+        elif (leading_date(line) is None and not _HEADER_LINE.match(line) and len(line) <= 150
+              and any(rest.strip() for rest in lines[i + 1:])):
             if title is None or line == title:
                 title = title or line
                 i += 1
@@ -153,11 +158,17 @@ def parse_text_article(raw: str, origin: str, markdown: bool, meta: dict[str, An
         byline = _BYLINE.match(line)
         if labelled:
             key = labelled.group(1).lower()
-            key = {"by": "author", "outlet": "source", "publisher": "source", "link": "url"}.get(key, key)
-            key = "published" if key == "date" else key
-            meta.setdefault(key, labelled.group(2).strip())
+            key = {"by": "author", "outlet": "source", "publisher": "source", "link": "url",
+                   "date": "published"}.get(key, key)
+            if key == "published":
+                found = leading_date(labelled.group(2))
+                if found and labelled.group(2)[found[1]:].strip():
+                    break  # "Date: 2023-11-12 The story begins..." : the body starts on this line
+            if _first(meta, _FIELD_GROUPS[key]) is None:  # front matter wins over header lines
+                meta[key] = labelled.group(2).strip()
         elif byline:
-            meta.setdefault("author", byline.group(1))
+            if _first(meta, _AUTHOR_FIELDS) is None:
+                meta["author"] = byline.group(1)
         else:
             break
         i += 1
@@ -404,7 +415,8 @@ class Loader:
             yield from self._load_json(self._read_text(path, max(limit * 4, 1 << 30)), origin, resolved)
             return
         else:
-            yield from self._load_feed(path.read_bytes(), origin, resolved)
+            raw = self._read_text(path, max(limit * 8, 50_000_000))  # empty/binary/size checks
+            yield from self._load_feed(raw.encode("utf-8"), origin, resolved)
             return
         art.path = resolved
         yield art
@@ -438,6 +450,8 @@ class Loader:
     def _load_jsonl(self, path: Path, origin: str, resolved: str) -> Iterator[Article | LoadFailure]:
         seen_any = False
         with path.open("rb") as fh:
+            decode_bytes(fh.read(8192))  # a binary file fails once, not once per "line"
+            fh.seek(0)
             for lineno, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue

@@ -1,0 +1,62 @@
+"""Shared fixtures: isolated data dirs, the real packaged embedding model (loaded once), seeds."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SEEDS = SHARED / "seeds"
+REALTIMEQA = SHARED / "eval" / "realtimeqa"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No NEWSDESK_* variable or .env from the developer's machine leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("NEWSDESK_") or name in ("OPENAI_API_KEY", "DISCORD_TOKEN"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    """The real packaged all-MiniLM-L6-v2, loaded once for the whole run."""
+    from rag.embeddings import build_embedder
+
+    emb = build_embedder()
+    emb.embed(["warm up"])
+    return emb
+
+
+@pytest.fixture(scope="session")
+def tokenizer():
+    from rag.embeddings import Tokenizer
+
+    return Tokenizer()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from rag.settings import Settings
+
+    return Settings(_env_file=None, data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def components(settings, embedder, tokenizer):
+    from rag.components import Components
+
+    c = Components(settings, embedder=embedder, tokenizer=tokenizer)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def seeds() -> Path:
+    if not SEEDS.is_dir():
+        pytest.skip(f"seed articles not found at {SEEDS} (../shared is absent)")
+    return SEEDS
