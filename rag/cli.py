@@ -98,6 +98,12 @@ def _emit_json(obj: Any) -> None:
 
 
 def _components(settings):
+    """Components for this run; a caller (tests, an embedding app) may inject a factory as
+    `main(obj={"components": factory})`."""
+    ctx = click.get_current_context()
+    factory = (ctx.find_root().obj or {}).get("components")
+    if factory is not None:
+        return factory(settings)
     from .components import Components
 
     return Components(settings)

@@ -31,8 +31,6 @@ from .text import stable_hash, text_hash
 
 log = logging.getLogger(__name__)
 
-BATCH_CHUNKS = 256  # chunks embedded and written together; small enough to lose little on a kill
-
 
 @dataclass
 class IngestReport:
@@ -219,7 +217,9 @@ class Ingestor:
     def _queue(self, pending: _Pending) -> None:
         self._batch.append(pending)
         self._batch_chunks += len(pending.chunks)
-        if self._batch_chunks >= BATCH_CHUNKS:
+        # Chunks are embedded and written in batches: big enough to keep the model busy,
+        # small enough that a killed run loses little work.
+        if self._batch_chunks >= self.settings.ingest_batch_chunks:
             self.flush()
 
     def _find_original(self, record: ArticleRecord) -> tuple[str | None, float, np.ndarray]:

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     chunk_overlap_tokens: int = 40
     near_duplicate_threshold: float = 0.8
     embed_batch_size: int = 64
+    ingest_batch_chunks: int = 256
     lock_timeout: float = 600.0
 
     # Embeddings
@@ -71,7 +72,7 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("chroma_host", "llm_base_url", mode="before")
+    @field_validator("chroma_host", "llm_base_url", "openai_api_key", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -1,0 +1,110 @@
+"""The `newsdesk` CLI contract of DESIGN.md: JSON shapes, exit codes, batch search."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+from helpers import write_article
+
+from rag.cli import main
+
+BODY = (
+    "The harbour authority approved a plan on Monday to dredge the eastern channel so that larger "
+    "container ships can dock. The work will cost 18 million euros and start in March."
+)
+BODY2 = (
+    "A regional court ruled on Tuesday that the new wind farm may go ahead after a two-year legal "
+    "fight. Residents had argued that the turbines would harm migrating birds."
+)
+
+
+@pytest.fixture
+def cli(tmp_path, embedder, tokenizer):
+    """Run the CLI in-process with the session's model injected (no reload per command)."""
+    from rag.components import Components
+
+    data = tmp_path / "data"
+    obj = {"components": lambda settings: Components(settings, embedder=embedder, tokenizer=tokenizer)}
+
+    def run(*args: str, input: str | None = None):
+        return CliRunner().invoke(main, [*args, "--data-dir", str(data)], input=input, obj=obj,
+                                  catch_exceptions=False)
+
+    return run
+
+
+def test_ingest_json_contract_and_exit_codes(cli, tmp_path):
+    a = write_article(tmp_path / "in", "a.md", "Dredging approved", BODY, outlet="Coast Post",
+                      published="2024-06-19", url="https://coast.example.com/a")
+    result = cli("ingest", str(a), "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"added", "updated", "unchanged", "duplicates", "failed", "articles"}
+    assert data["added"] == 1 and data["failed"] == []
+    art = data["articles"][0]
+    assert {"article_id", "title", "source", "published", "path", "url", "status"} <= set(art)
+    assert (art["source"], art["published"], art["status"]) == ("Coast Post", "2024-06-19", "added")
+
+    bad = cli("ingest", str(a), str(tmp_path / "nope.md"), "--json")
+    assert bad.exit_code == 1
+    data = json.loads(bad.stdout)
+    assert data["unchanged"] == 1
+    assert data["failed"] == [{"input": str(tmp_path / "nope.md"), "error": "no such file or directory"}]
+
+
+def test_usage_errors_exit_2(cli):
+    assert cli("search", "x", "--since", "June").exit_code == 2
+    assert cli("search", "x", "--k", "0").exit_code == 2
+    assert cli("ingest").exit_code == 2
+    assert cli("stats", "--collection", "a b").exit_code == 2
+
+
+def test_search_json_and_batch_mode(cli, tmp_path):
+    write_article(tmp_path / "in", "a.md", "Dredging approved", BODY, outlet="Coast Post", published="2024-06-19")
+    write_article(tmp_path / "in", "b.md", "Wind farm cleared", BODY2, outlet="Valley News", published="2024-06-20")
+    assert cli("ingest", str(tmp_path / "in")).exit_code == 0
+    result = cli("search", "court ruling on wind turbines", "--json", "--k", "1")
+    data = json.loads(result.stdout)
+    assert data["query"] == "court ruling on wind turbines"
+    (hit,) = data["results"]
+    assert hit["rank"] == 1 and hit["title"] == "Wind farm cleared" and "turbines" in hit["text"]
+    assert {"article_id", "source", "published", "url", "path", "score"} <= set(hit)
+
+    batch = cli("search", "-", "--json", "--k", "1", input="container ships\n\nmigrating birds\n")
+    lines = [json.loads(line) for line in batch.stdout.splitlines()]
+    assert [d["query"] for d in lines] == ["container ships", "migrating birds"]
+    assert lines[0]["results"][0]["title"] == "Dredging approved"
+
+    filtered = json.loads(cli("search", "news", "--json", "--source", "valley news").stdout)
+    assert {r["source"] for r in filtered["results"]} == {"Valley News"}
+
+
+def test_articles_stats_remove(cli, tmp_path):
+    a = write_article(tmp_path / "in", "a.md", "Dredging approved", BODY, outlet="Coast Post")
+    write_article(tmp_path / "in2", "copy.md", "Dredging approved", BODY, outlet="Coast Post")
+    cli("ingest", str(tmp_path / "in"), str(tmp_path / "in2"))
+    listing = json.loads(cli("articles", "--json").stdout)["articles"]
+    assert len(listing) == 2
+    assert {"article_id", "title", "source", "published", "url", "path", "ingested_at", "chunks",
+            "duplicate_of"} <= set(listing[0])
+    dups = [x for x in listing if x["duplicate_of"]]
+    assert len(dups) == 1 and dups[0]["chunks"] == 0
+
+    stats = json.loads(cli("stats", "--json").stdout)
+    assert (stats["articles"], stats["indexed"], stats["duplicates"]) == (2, 1, 1)
+    assert stats["chunks"] == stats["vectors"] > 0
+
+    removed = cli("remove", str(a.resolve()), "--json")
+    assert removed.exit_code == 0
+    assert json.loads(removed.stdout)["reindexed"] == [dups[0]["article_id"]]
+    assert cli("remove", "no-such-id").exit_code == 1
+    stats = json.loads(cli("stats", "--json").stdout)
+    assert (stats["articles"], stats["indexed"], stats["duplicates"]) == (1, 1, 0)
+
+
+def test_empty_collection_is_not_an_error(cli):
+    assert json.loads(cli("stats", "--json").stdout)["articles"] == 0
+    assert json.loads(cli("articles", "--json").stdout) == {"articles": []}
+    assert json.loads(cli("search", "anything", "--json").stdout)["results"] == []
