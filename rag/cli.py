@@ -247,6 +247,63 @@ def _print_passages(query: str, passages, show_query: bool) -> None:
 
 
 @main.command()
+@click.argument("question")
+@filter_options
+@common_options
+def ask(question: str, k: int, source: str | None, since: date | None, until: date | None,
+        settings, as_json: bool) -> None:
+    """Answer QUESTION from the indexed articles, citing the passages used.
+
+    With an LLM configured (NEWSDESK_LLM_BASE_URL or OPENAI_API_KEY) the answer is written by
+    the LLM and streamed; otherwise, or if the LLM fails, it is extractive.
+    """
+    from .answer import answer_question
+    from .retrieval import SearchFilters
+
+    if not question.strip():
+        raise click.UsageError("the question is empty")
+    c = _components(settings)
+    streamed: list[str] = []
+
+    def on_token(piece: str) -> None:
+        if not streamed:
+            click.secho("(streaming from the LLM…)", err=True, dim=True)
+        streamed.append(piece)
+        click.echo(piece, nl=False)
+
+    result = answer_question(c, question, k, SearchFilters(source=source, since=since, until=until),
+                             on_token=None if as_json else on_token)
+    c.close()
+    if as_json:
+        _emit_json(result.as_json())
+        return
+    if streamed:
+        click.echo()
+        if "".join(streamed).strip() == result.answer:
+            _print_answer(result, show_text=False)
+            return
+        click.secho("\nChecked answer:", bold=True)
+    _print_answer(result)
+
+
+def _print_answer(result, show_text: bool = True) -> None:
+    out = _stdout()
+    if show_text:
+        out.print(result.answer, markup=False, soft_wrap=True)
+    for w in result.warnings:
+        _stderr().print(f"warning: {w}", style="yellow", markup=False)
+    if not result.citations:
+        return
+    out.print()
+    out.print("Sources:", style="bold")
+    for cit in result.citations:
+        meta = ", ".join(x for x in (cit["source"], cit["published"]) if x)
+        out.print(f"[{cit['n']}] {cit['title']}" + (f" — {meta}" if meta else ""), markup=False)
+        out.print(f"    {cit['url'] or cit['path'] or cit['article_id']}", style="dim", markup=False)
+        out.print(f"    “{' '.join(cit['quote'].split())}”", markup=False, soft_wrap=True)
+
+
+@main.command()
 @common_options
 def articles(settings, as_json: bool) -> None:
     """List every ingested article, duplicates included and marked."""

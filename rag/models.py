@@ -83,6 +83,7 @@ class Passage:
     ord: int = 0
     start: int = 0
     end: int = 0
+    relevance: float = 0.0  # cosine similarity of passage and query embeddings
 
     def as_result(self, rank: int) -> dict:
         """The `search --json` result object of DESIGN.md."""

@@ -283,20 +283,33 @@ class Registry:
                     out[row["chunk_id"]] = row
         return out
 
-    def keyword_search(self, query: str, k: int, article_ids: set[str] | None = None) -> list[tuple[str, float]]:
-        """(chunk_id, bm25 score, higher is better) for the best keyword matches."""
+    def keyword_search(self, query: str, k: int, source_names: list[str] | None = None,
+                       since: str | None = None, until: str | None = None) -> list[tuple[str, float]]:
+        """(chunk_id, BM25 score, higher is better) of the best keyword matches passing the filters.
+
+        Title matches weigh twice as much as body matches.
+        """
         match = fts_query(query)
         if match is None:
             return []
+        where, params = ["chunks_fts MATCH ?"], [match]
+        if source_names:
+            where.append(f"a.source IN ({','.join('?' * len(source_names))})")
+            params += source_names
+        if since:
+            where.append("a.published >= ?")
+            params.append(since)
+        if until:
+            where.append("a.published <= ?")
+            params.append(until)
         with self._lock:
             rows = self.db.execute(
-                "SELECT c.chunk_id, c.article_id, -bm25(chunks_fts, 2.0, 1.0) AS score FROM chunks_fts "
-                "JOIN chunks c ON c.rowid = chunks_fts.rowid WHERE chunks_fts MATCH ? "
-                "ORDER BY bm25(chunks_fts, 2.0, 1.0) LIMIT ?",
-                (match, k if article_ids is None else k * 20),
+                "SELECT c.chunk_id, -bm25(chunks_fts, 2.0, 1.0) AS score FROM chunks_fts "
+                "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN articles a ON a.article_id = c.article_id "
+                f"WHERE {' AND '.join(where)} ORDER BY bm25(chunks_fts, 2.0, 1.0) LIMIT ?",
+                (*params, k),
             ).fetchall()
-        out = [(r[0], float(r[2])) for r in rows if article_ids is None or r[1] in article_ids]
-        return out[:k]
+        return [(r[0], float(r[1])) for r in rows]
 
     # --- counts ---------------------------------------------------------------------------------
 

@@ -1,13 +1,22 @@
-"""Retrieval: the passages that best match a query, with metadata filters.
+"""Retrieval: hybrid dense + keyword search with filters, diversity and near-duplicate control.
 
-Dense search over Chroma; every hit is checked against the registry, so only chunks of the
-article version the registry holds are returned (never a half-written or stale one).
+1. Candidates: the nearest passages in Chroma (dense) and the best BM25 matches in the FTS5
+   keyword index, both under the same outlet/date filters.
+2. Fusion: reciprocal rank fusion (RRF), which needs no score calibration between retrievers.
+3. Selection in fused order: at most `per_article` passages per article and a share of the
+   slots per outlet, and no passage nearly identical (cosine) to one already chosen; slots left
+   empty by the caps are then filled in fused order, so caps never shrink the result.
+Every hit is checked against the registry, so only the current version of an article shows.
+The default numbers come from benchmarks/retrieval.py (see benchmarks/README.md).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date
+
+import numpy as np
 
 from .components import Components
 from .dates import day_number
@@ -36,41 +45,93 @@ class SearchFilters:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
-    def accepts(self, source: str | None, published: str | None) -> bool:
-        """Whether a passage with this outlet and date passes the filters."""
-        if self.source and (source or "").casefold() != self.source.casefold():
-            return False
-        if (self.since or self.until) and not published:
-            return False
-        if self.since and published < self.since.isoformat():
-            return False
-        if self.until and published > self.until.isoformat():
-            return False
-        return True
+
+@dataclass
+class RetrievalConfig:
+    """Knobs of hybrid retrieval (defaults measured in benchmarks/retrieval.py)."""
+
+    candidates: int = 40        # passages taken from each retriever before fusion
+    rrf_k: int = 60             # the usual RRF constant; rank 1 vs rank 10 differ by ~13 %
+    dense_weight: float = 1.0
+    keyword_weight: float = 1.0
+    per_article: int = 2        # passages per article before other articles get a turn
+    source_share: float = 0.6   # most of the slots one outlet may take before others get a turn
+    near_identical: float = 0.95  # cosine above which a passage repeats one already chosen
+    mode: str = "hybrid"        # hybrid | dense | keyword (for benchmarks)
 
 
-def dense_search(c: Components, query: str, k: int, filters: SearchFilters | None = None) -> list[Passage]:
-    """The k passages nearest to the query embedding that pass the filters."""
-    filters = filters or SearchFilters()
-    if not c.registry_exists():
+def _source_names(c: Components, source: str | None) -> list[str] | None:
+    if not source:
+        return None
+    return [s for s, *_ in c.registry.sources() if s and s.casefold() == source.casefold()]
+
+
+def retrieve(c: Components, query: str, k: int = 5, filters: SearchFilters | None = None,
+             config: RetrievalConfig | None = None) -> list[Passage]:
+    """The k passages to show or answer from for `query`, best first."""
+    filters, config = filters or SearchFilters(), config or RetrievalConfig()
+    if not query.strip() or not c.registry_exists():
         return []
-    names = None
-    if filters.source:
-        names = [s for s, *_ in c.registry.sources() if s and s.casefold() == filters.source.casefold()]
-        if not names:
-            return []
-    vector = c.embedder.embed([query])[0]
-    hits = c.store.query(vector, k * 2, filters.chroma_where(names))  # room for stale hits
-    rows = c.registry.chunk_rows([h.chunk_id for h in hits])
-    out: list[Passage] = []
-    for hit in hits:
-        row = rows.get(hit.chunk_id)
-        if row is None or not filters.accepts(row["source"], row["published"]):
-            continue
-        out.append(passage_from_row(row, 1.0 - hit.distance))
-        if len(out) == k:
+    names = _source_names(c, filters.source)
+    if filters.source and not names:
+        return []
+    qvec = c.embedder.embed([query])[0]
+    ranked: dict[str, float] = {}
+    if config.mode in ("hybrid", "dense"):
+        hits = c.store.query(qvec, config.candidates, filters.chroma_where(names))
+        for rank, hit in enumerate(hits):
+            ranked[hit.chunk_id] = ranked.get(hit.chunk_id, 0.0) + config.dense_weight / (config.rrf_k + rank + 1)
+    if config.mode in ("hybrid", "keyword"):
+        since = filters.since.isoformat() if filters.since else None
+        until = filters.until.isoformat() if filters.until else None
+        for rank, (cid, _) in enumerate(c.registry.keyword_search(query, config.candidates, names, since, until)):
+            ranked[cid] = ranked.get(cid, 0.0) + config.keyword_weight / (config.rrf_k + rank + 1)
+    order = sorted(ranked, key=ranked.get, reverse=True)
+    rows = c.registry.chunk_rows(order)  # current versions only
+    order = [cid for cid in order if cid in rows]
+    vectors = c.store.vectors(order)
+    passages = []
+    for cid in order:
+        vec = vectors.get(cid)
+        relevance = float(vec @ qvec) if vec is not None else 0.0
+        passage = passage_from_row(rows[cid], ranked[cid])
+        passage.relevance = relevance
+        passages.append(passage)
+    return _select(passages, vectors, k, config)
+
+
+def _select(passages: list[Passage], vectors: dict[str, np.ndarray], k: int,
+            config: RetrievalConfig) -> list[Passage]:
+    """Fused order under per-article, per-outlet and near-identical limits, then fill."""
+    chosen: list[Passage] = []
+    per_article: dict[str, int] = {}
+    per_source: dict[str, int] = {}
+    source_cap = max(1, math.ceil(k * config.source_share))
+    skipped: list[Passage] = []
+    for p in passages:
+        if len(chosen) == k:
             break
-    return out
+        if _repeats(p, chosen, vectors, config.near_identical):
+            continue
+        src = (p.source or "").casefold()
+        if per_article.get(p.article_id, 0) >= config.per_article or (src and per_source.get(src, 0) >= source_cap):
+            skipped.append(p)
+            continue
+        chosen.append(p)
+        per_article[p.article_id] = per_article.get(p.article_id, 0) + 1
+        per_source[src] = per_source.get(src, 0) + 1
+    for p in skipped:
+        if len(chosen) == k:
+            break
+        chosen.append(p)
+    return sorted(chosen, key=lambda p: p.score, reverse=True)
+
+
+def _repeats(p: Passage, chosen: list[Passage], vectors: dict[str, np.ndarray], threshold: float) -> bool:
+    vec = vectors.get(p.chunk_id)
+    if vec is None:
+        return False
+    return any(float(vec @ vectors[q.chunk_id]) >= threshold for q in chosen if q.chunk_id in vectors)
 
 
 def passage_from_row(row, score: float) -> Passage:
@@ -82,6 +143,7 @@ def passage_from_row(row, score: float) -> Passage:
     )
 
 
-def search(c: Components, query: str, k: int = 5, filters: SearchFilters | None = None) -> list[Passage]:
-    """The passages to show or answer from for a query."""
-    return dense_search(c, query, k, filters)
+def search(c: Components, query: str, k: int = 5, filters: SearchFilters | None = None,
+           config: RetrievalConfig | None = None) -> list[Passage]:
+    """The passages for `newsdesk search` (hybrid retrieval)."""
+    return retrieve(c, query, k, filters, config)

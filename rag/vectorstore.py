@@ -93,6 +93,13 @@ class VectorStore:
                                              result["metadatas"][0], result["distances"][0])
         ]
 
+    def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id (ids not in the store are left out)."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=ids, include=["embeddings"])
+        return {cid: np.asarray(vec, dtype=np.float32) for cid, vec in zip(got["ids"], got["embeddings"])}
+
     def count(self) -> int:
         """Number of vectors in the collection."""
         return self.collection.count()

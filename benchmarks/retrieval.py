@@ -1,0 +1,217 @@
+"""Retrieval and ingest benchmark on RealTime QA, against a naive LangChain-tutorial baseline.
+
+Both indexes hold the same first N articles of ../shared/eval/realtimeqa/corpus.jsonl and use the
+same packaged MiniLM model:
+- Newsdesk: sentence-aware token-sized chunks with title/outlet, hybrid dense + BM25 with RRF,
+  per-article and per-outlet caps, near-identical filtering;
+- baseline: RecursiveCharacterTextSplitter(1000, 200) chunks embedded as they are (the model
+  silently drops what is past 256 tokens), dense search only.
+
+Metric: answer-string recall@k — the share of questions for which a gold answer string occurs in
+one of the top k passages — over the questions whose answer string occurs in an ingested
+article. Also: the refusal rate of the extractive answerer on those questions (should be low) and
+on questions about other topics (should be high), ingest rates, and query latency.
+
+    .venv/bin/python benchmarks/retrieval.py [--articles 400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import ROOT, RTQA, SEEDS, Timer, components, first_records, ingest, load_jsonl, percentile, require  # noqa: E402
+
+KS = (1, 3, 5, 10)
+
+
+def normalize(text: str) -> str:
+    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
+
+
+def contains_answer(texts: list[str], answers: list[str]) -> bool:
+    norm = [f" {normalize(t)} " for t in texts]
+    return any(f" {normalize(a)} " in t for a in answers if normalize(a) for t in norm)
+
+
+def eval_questions(doc_ids: set[str]) -> list[dict]:
+    """Questions whose gold answer string occurs in an article we ingested."""
+    out = []
+    for q in load_jsonl(RTQA / "questions.jsonl"):
+        if set(q["heuristic_answer_string_doc_ids"]) & doc_ids:
+            out.append(q)
+    return out
+
+
+class Baseline:
+    """The LangChain tutorial pipeline: 1000/200 character chunks, dense only."""
+
+    def __init__(self, embedder, path: Path):
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        from rag.embeddings import chroma_embedding_function
+
+        self.embedder = embedder
+        client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
+        self.col = client.get_or_create_collection(
+            "baseline", embedding_function=chroma_embedding_function(embedder),
+            configuration={"hnsw": {"space": "cosine"}})
+
+    def ingest(self, records: list[dict]) -> tuple[int, float]:
+        from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+        splitter = RecursiveCharacterTextSplitter(chunk_size=1000, chunk_overlap=200)
+        texts, ids = [], []
+        for r in records:
+            if not (r.get("text") or "").strip():
+                continue
+            for i, chunk in enumerate(splitter.split_text(r["text"])):
+                texts.append(chunk)
+                ids.append(f"{r['doc_id']}:{i}")
+        t = time.perf_counter()
+        for i in range(0, len(texts), 256):
+            part = texts[i:i + 256]
+            self.col.add(ids=ids[i:i + 256], documents=part, embeddings=self.embedder.embed(part))
+        return len(texts), time.perf_counter() - t
+
+    def search(self, query: str, k: int) -> list[str]:
+        res = self.col.query(query_embeddings=[self.embedder.embed([query])[0]], n_results=k,
+                             include=["documents"])
+        return res["documents"][0]
+
+
+def cold_ask_seconds(data_dir: Path) -> float:
+    """Wall time of a fresh `newsdesk ask` process (model load included)."""
+    exe = str(Path(sys.executable).with_name("newsdesk"))
+    t = time.perf_counter()
+    subprocess.run([exe, "ask", "Who visited Pyongyang?", "--data-dir", str(data_dir)], check=True,
+                   capture_output=True)
+    return time.perf_counter() - t
+
+
+def help_seconds() -> float:
+    exe = str(Path(sys.executable).with_name("newsdesk"))
+    t = time.perf_counter()
+    subprocess.run([exe, "--help"], check=True, capture_output=True)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--articles", type=int, default=400)
+    ap.add_argument("--skip-baseline", action="store_true")
+    ap.add_argument("--work", type=Path, help="keep the indexes here and reuse them on the next run")
+    args = ap.parse_args()
+    require(RTQA)
+    from rag.answer import ExtractiveAnswerer, answer_question
+    from rag.embeddings import build_embedder
+    from rag.retrieval import RetrievalConfig, retrieve
+
+    tmp = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    corpus = first_records(args.articles, tmp / "corpus.jsonl")
+    records = load_jsonl(corpus)
+    embedder = build_embedder()
+    embedder.embed(["warm up"])
+
+    # --- bare embedding rate on Newsdesk's own chunk texts ---------------------------------
+    c = components(tmp / "newsdesk", embedder=embedder)
+    with Timer() as t_ingest:
+        report = ingest(c, [corpus])
+    rows = c.registry.db.execute("SELECT c.text, a.title, a.source FROM chunks c JOIN articles a USING (article_id)").fetchall()
+    from rag.chunking import embedded_text, embedding_prefix
+
+    sample = [embedded_text(embedding_prefix(r[1], r[2]), r[0]) for r in rows]
+    with Timer() as t_bare:
+        embedder.embed(sample)
+    bare_rate = len(sample) / t_bare.seconds
+    print(f"## Ingest (first {args.articles} RealTime QA articles)")
+    print(f"- Newsdesk: {report.added} articles, {report.chunks_embedded} passages in {t_ingest.seconds:.1f} s "
+          f"→ {report.added / t_ingest.seconds:.2f} articles/s, {report.chunks_embedded / t_ingest.seconds:.1f} passages/s; "
+          f"embedding alone {report.embed_seconds:.1f} s ({report.embed_seconds / t_ingest.seconds:.0%} of the run)")
+    print(f"- bare model rate on the same passage texts: {bare_rate:.1f} passages/s "
+          f"(end-to-end is {report.chunks_embedded / t_ingest.seconds / bare_rate:.0%} of it)")
+    failed = len(report.failed)
+    print(f"- failed records: {failed} ({', '.join(f.error for f in report.failed[:1])})")
+
+    baseline = None
+    if not args.skip_baseline:
+        baseline = Baseline(embedder, tmp / "baseline")
+        if baseline.col.count() == 0:
+            with Timer() as t_base:
+                n_base, base_embed = baseline.ingest(records)
+            print(f"- naive baseline: {n_base} chunks in {t_base.seconds:.1f} s ({base_embed:.1f} s embedding)")
+
+    # --- recall ----------------------------------------------------------------------------
+    doc_ids = {r["doc_id"] for r in records}
+    questions = eval_questions(doc_ids)
+    default = RetrievalConfig()
+    variants = {
+        "Newsdesk hybrid (default)": default,
+        "hybrid, keyword weight 1.0": RetrievalConfig(keyword_weight=1.0),
+        "hybrid, keyword weight 0.5": RetrievalConfig(keyword_weight=0.5),
+        "hybrid, keyword weight 0.3": RetrievalConfig(keyword_weight=0.3),
+        "hybrid, no caps": RetrievalConfig(per_article=99, source_share=1.0, near_identical=1.01),
+        "hybrid, 3 per article": RetrievalConfig(per_article=3),
+        "dense only": RetrievalConfig(mode="dense"),
+        "keyword only": RetrievalConfig(mode="keyword"),
+    }
+    hits = {name: dict.fromkeys(KS, 0) for name in [*variants, "naive baseline"]}
+    latencies = []
+    for q in questions:
+        for name, cfg in variants.items():
+            t = time.perf_counter()
+            passages = retrieve(c, q["question"], max(KS), config=cfg)
+            if cfg is default:
+                latencies.append(time.perf_counter() - t)
+            for k in KS:
+                hits[name][k] += contains_answer([p.text for p in passages[:k]], q["answer_texts"])
+        if baseline:
+            texts = baseline.search(q["question"], max(KS))
+            for k in KS:
+                hits["naive baseline"][k] += contains_answer(texts[:k], q["answer_texts"])
+    print(f"\n## Answer-string recall@k ({len(questions)} RealTime QA questions whose answer string is in the index)")
+    print("| retriever | " + " | ".join(f"@{k}" for k in KS) + " |")
+    print("|---|" + "---|" * len(KS))
+    for name, row in hits.items():
+        if name == "naive baseline" and not baseline:
+            continue
+        print(f"| {name} | " + " | ".join(f"{row[k] / max(1, len(questions)):.3f}" for k in KS) + " |")
+
+    # --- answering and refusal --------------------------------------------------------------
+    ex = ExtractiveAnswerer(c)
+    answer_lat, refused_answerable = [], 0
+    for q in questions:
+        t = time.perf_counter()
+        ans = answer_question(c, q["question"])
+        answer_lat.append(time.perf_counter() - t)
+        refused_answerable += not ans.answerable
+    off_topic = json.loads((ROOT / "tests" / "data" / "seed_questions.json").read_text())["unanswerable"]
+    no_docs = [q["question"] for q in load_jsonl(RTQA / "questions.jsonl") if not q["retrieved_doc_ids"]]
+    refused_off = sum(not answer_question(c, q).answerable for q in off_topic)
+    refused_nodocs = sum(not answer_question(c, q).answerable for q in no_docs)
+    print(f"\n## Refusals (extractive answerer, threshold {ex.threshold:.2f})")
+    print(f"- answerable questions (answer string in the index) refused: {refused_answerable}/{len(questions)}")
+    print(f"- off-topic questions refused: {refused_off}/{len(off_topic)}")
+    print(f"- RealTime QA questions with no retrieved article (probably unanswerable) refused: "
+          f"{refused_nodocs}/{len(no_docs)}")
+
+    print("\n## Latency (warm, this process)")
+    print(f"- search (hybrid, k=10): p50 {percentile(latencies, 50) * 1000:.0f} ms, p95 {percentile(latencies, 95) * 1000:.0f} ms")
+    print(f"- ask (extractive, k=5): p50 {percentile(answer_lat, 50) * 1000:.0f} ms, p95 {percentile(answer_lat, 95) * 1000:.0f} ms")
+    seeds_dir = tmp / "seeds-index"
+    ingest(components(seeds_dir, embedder=embedder), [require(SEEDS)])
+    print(f"- cold `newsdesk ask` on the seed index: {cold_ask_seconds(seeds_dir):.2f} s; "
+          f"`newsdesk --help`: {help_seconds():.2f} s")
+
+
+if __name__ == "__main__":
+    main()
