@@ -30,7 +30,7 @@ def embedded_text(prefix: str, chunk_text: str) -> str:
 class Chunker:
     """Greedy sentence packing under a token budget, with sentence overlap."""
 
-    def __init__(self, tokenizer: Tokenizer, chunk_tokens: int = 200, overlap_tokens: int = 40):
+    def __init__(self, tokenizer: Tokenizer, chunk_tokens: int = 230, overlap_tokens: int = 40):
         self.tokenizer = tokenizer
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens

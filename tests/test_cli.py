@@ -108,3 +108,15 @@ def test_empty_collection_is_not_an_error(cli):
     assert json.loads(cli("stats", "--json").stdout)["articles"] == 0
     assert json.loads(cli("articles", "--json").stdout) == {"articles": []}
     assert json.loads(cli("search", "anything", "--json").stdout)["results"] == []
+
+
+def test_collections_keep_corpora_apart(cli, tmp_path):
+    write_article(tmp_path / "a", "a.md", "Dredging approved", BODY, outlet="Coast Post")
+    write_article(tmp_path / "b", "b.md", "Wind farm cleared", BODY2, outlet="Valley News")
+    assert cli("ingest", str(tmp_path / "a"), "--collection", "harbour").exit_code == 0
+    assert cli("ingest", str(tmp_path / "b"), "--collection", "energy").exit_code == 0
+    harbour = json.loads(cli("search", "wind turbines court", "--json", "--collection", "harbour").stdout)
+    assert {r["title"] for r in harbour["results"]} == {"Dredging approved"}
+    energy = json.loads(cli("articles", "--json", "--collection", "energy").stdout)["articles"]
+    assert [a["title"] for a in energy] == ["Wind farm cleared"]
+    assert json.loads(cli("stats", "--json").stdout)["articles"] == 0  # the default collection is untouched
