@@ -323,7 +323,7 @@ def answer_question(c: Components, question: str, k: int = 5, filters: SearchFil
         # so it has nothing to make an answer up from.
         scored = extractive.score(question, passages)
         if not scored or scored[0].score < extractive.threshold:
-            return Answer(question, NOT_COVERED, False, "llm")
+            return Answer(question, NOT_COVERED, False, "extractive")
         try:
             raw, given, llm_warnings = (llm or LLMAnswerer(c)).answer(question, passages, on_token)
             warnings += llm_warnings
@@ -335,7 +335,7 @@ def answer_question(c: Components, question: str, k: int = 5, filters: SearchFil
                 return Answer(question, checked.text, True, "llm", checked.citations, warnings)
             warnings.append("the LLM answer cited no given passage, so it is not shown; answered extractively")
         except LLMError as exc:
-            log.warning("LLM failed: %s", exc)
+            log.info("LLM failed: %s", exc)
             warnings.append(f"{exc}; answered extractively")
     text, answerable, quotes = extractive.answer(question, passages)
     if not answerable:

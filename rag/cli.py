@@ -178,29 +178,30 @@ def _estimate_articles(inputs: tuple[str, ...]) -> int | None:
 
 
 def _print_ingest_report(report) -> None:
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     out = _stdout()
     rows = report.articles
     if rows:
-        table = Table(title="Articles", show_lines=False)
-        for col in ("status", "title", "outlet", "published", "id"):
-            table.add_column(col, overflow="fold" if col == "title" else "ellipsis",
-                             no_wrap=col != "title", min_width=10 if col == "title" else None, ratio=3 if col == "title" else None)
+        table = Table(title="Articles", box=box.SIMPLE, pad_edge=False)
+        table.add_column("status", no_wrap=True)
+        table.add_column("title", overflow="fold", ratio=1, min_width=20)
+        table.add_column("outlet", no_wrap=True, max_width=18)
+        table.add_column("published", no_wrap=True)
         shown = rows if len(rows) <= 25 else [r for r in rows if r["status"] != "unchanged"][:25]
         for r in shown:
-            table.add_row(r["status"], escape(r["title"][:80]), escape(r["source"] or "—"),
-                          r["published"] or "—", r["article_id"])
+            table.add_row(r["status"], escape(r["title"]), escape(r["source"] or "—"), r["published"] or "—")
         out.print(table)
         if len(shown) < len(rows):
             out.print(f"… {len(rows) - len(shown)} more rows (use --json for all)")
     for f in report.failed:
-        out.print("[red]failed[/red] " + escape(f"{f.input}: {f.error}"))
+        out.print("[red]failed[/red] " + escape(f"{f.input}: {f.error}"), soft_wrap=True)
     out.print(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"duplicates {report.duplicates}, failed {len(report.failed)} "
-        f"({report.chunks_embedded} passages embedded, {report.seconds:.1f} s)"
+        f"({report.chunks_embedded} passages embedded, {report.seconds:.1f} s)", soft_wrap=True,
     )
 
 
@@ -219,13 +220,36 @@ def search(query: str, k: int, source: str | None, since: date | None, until: da
     queries = [q.strip() for q in sys.stdin if q.strip()] if query == "-" else [query]
     if query != "-" and not query.strip():
         raise click.UsageError("the query is empty")
+    _warn_if_empty(c)
     for q in queries:
-        passages = run_search(c, q, k, filters)
+        with _busy("Searching…"):
+            passages = run_search(c, q, k, filters)
         if as_json:
             _emit_json({"query": q, "results": [p.as_result(i) for i, p in enumerate(passages, 1)]})
         else:
             _print_passages(q, passages, show_query=len(queries) > 1)
     c.close()
+
+
+def _warn_if_empty(c, echo: bool = True) -> list[str]:
+    """A hint (on stderr, and returned for JSON warnings) when the collection holds nothing."""
+    if c.registry_exists() and c.registry.counts()["indexed"]:
+        return []
+    message = (f"no articles are indexed in collection {c.settings.collection!r} at {c.data_dir}; "
+               "run `newsdesk ingest PATH_OR_URL` first")
+    if echo:
+        _stderr().print(f"warning: {message}", style="yellow", markup=False)
+    return [message]
+
+
+def _busy(message: str):
+    """A spinner on stderr while the core works (model loading can take seconds)."""
+    err = _stderr()
+    if err.is_terminal:
+        return err.status(message, spinner="dots")
+    import contextlib
+
+    return contextlib.nullcontext()
 
 
 def _print_passages(query: str, passages, show_query: bool) -> None:
@@ -263,16 +287,20 @@ def ask(question: str, k: int, source: str | None, since: date | None, until: da
     if not question.strip():
         raise click.UsageError("the question is empty")
     c = _components(settings)
+    empty = _warn_if_empty(c, echo=False)
     streamed: list[str] = []
+    busy = _busy("Thinking…")
 
     def on_token(piece: str) -> None:
         if not streamed:
-            click.secho("(streaming from the LLM…)", err=True, dim=True)
+            busy.__exit__(None, None, None)
         streamed.append(piece)
         click.echo(piece, nl=False)
 
-    result = answer_question(c, question, k, SearchFilters(source=source, since=since, until=until),
-                             on_token=None if as_json else on_token)
+    with busy:
+        result = answer_question(c, question, k, SearchFilters(source=source, since=since, until=until),
+                                 on_token=None if as_json else on_token)
+    result.warnings = empty + result.warnings
     c.close()
     if as_json:
         _emit_json(result.as_json())
@@ -312,15 +340,18 @@ def articles(settings, as_json: bool) -> None:
     if as_json:
         _emit_json({"articles": [r.public() for r in records]})
         return
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    table = Table(title=f"{len(records)} articles in {settings.collection!r}")
-    for col in ("id", "title", "outlet", "published", "chunks", "duplicate of"):
-        table.add_column(col, overflow="fold" if col == "title" else "ellipsis", no_wrap=col != "title")
+    table = Table(title=f"{len(records)} articles in {settings.collection!r}", box=box.SIMPLE, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("published", no_wrap=True)
+    table.add_column("outlet", no_wrap=True, max_width=18)
+    table.add_column("title", overflow="fold", ratio=1, min_width=20)
     for r in records:
-        table.add_row(r.article_id, escape(r.title[:90]), escape(r.source or "—"), r.published or "—",
-                      str(r.chunks), r.duplicate_of or "")
+        title = escape(r.title) + (f" [dim](duplicate of {r.duplicate_of})[/dim]" if r.duplicate_of else "")
+        table.add_row(r.article_id, r.published or "—", escape(r.source or "—"), title)
     _stdout().print(table)
 
 
@@ -379,10 +410,15 @@ def _disk_usage(data_dir: Path, settings) -> int:
 @common_options
 def remove(article_id: str, settings, as_json: bool) -> None:
     """Remove an article (by id, URL or path) and its passages from the index."""
-    from .ingest import remove_article
+    from .ingest import normalize_url, remove_article
 
     c = _components(settings)
-    record = c.registry.find(article_id) if c.registry_exists() else None
+    keys = [article_id]
+    if Path(article_id).exists():
+        keys.append(str(Path(article_id).resolve()))
+    if article_id.lower().startswith(("http://", "https://")):
+        keys += [normalize_url(article_id), article_id.rstrip("/")]
+    record = next((r for k in keys if c.registry_exists() and (r := c.registry.find(k))), None)
     if record is None:
         raise click.ClickException(f"no article {article_id!r} in collection {settings.collection!r} "
                                    "(see `newsdesk articles`)")
@@ -390,11 +426,13 @@ def remove(article_id: str, settings, as_json: bool) -> None:
         relinked = remove_article(c, record.article_id)
     c.close()
     if as_json:
-        _emit_json({"removed": record.article_id, "title": record.title, "reindexed": relinked})
+        _emit_json({"removed": record.article_id, "title": record.title, "promoted": relinked[:1],
+                    "relinked": relinked[1:]})
     else:
         click.echo(f"removed {record.article_id}: {record.title}")
         if relinked:
-            click.echo(f"its duplicates were indexed again: {', '.join(relinked)}")
+            click.echo(f"its duplicate {relinked[0]} is now indexed in its place"
+                       + (f"; {', '.join(relinked[1:])} now point to it" if relinked[1:] else ""))
 
 
 if __name__ == "__main__":

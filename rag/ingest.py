@@ -67,13 +67,16 @@ class _Pending:
 
 
 def make_article_id(art: Article) -> str:
-    """A stable id: the record's own id if it has a usable one, else from its URL, else its path."""
+    """A stable id: the record's own id if it has a usable one, else from its URL, else from its
+    place in a multi-article file, else from its path."""
     if art.given_id and re.fullmatch(r"[A-Za-z0-9][\w.-]{0,63}", art.given_id):
         return art.given_id
     if art.given_id:
         return "i" + stable_hash(art.given_id, length=15)
     if art.url:
         return "u" + stable_hash(normalize_url(art.url), length=15)
+    if art.locator:  # one record of a JSON/JSONL file or feed
+        return "r" + stable_hash(art.locator, length=15)
     if art.path:
         return "f" + stable_hash(art.path, length=15)
     return "t" + stable_hash(text_hash(art.text), length=15)

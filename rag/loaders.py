@@ -38,12 +38,12 @@ _DATE_FIELDS = ("published", "published_date", "published_at", "publishedAt", "d
 _AUTHOR_FIELDS = ("author", "authors", "byline")
 _ID_FIELDS = ("id", "doc_id", "article_id", "uuid")
 
-_FIELD_GROUPS = {"source": _SOURCE_FIELDS, "author": _AUTHOR_FIELDS, "published": _DATE_FIELDS,
+_FIELD_GROUPS = {"title": _TITLE_FIELDS, "source": _SOURCE_FIELDS, "author": _AUTHOR_FIELDS, "published": _DATE_FIELDS,
                  "url": _URL_FIELDS}
 
 _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"PK\x03\x04", b"GIF8", b"\xff\xd8\xff", b"\x7fELF")
 _HEADER_LINE = re.compile(
-    r"^(source|outlet|publisher|author|by|date|published|url|link)\s*:\s*(.+)$", re.I
+    r"^(title|headline|source|outlet|publisher|author|by|date|published|url|link)\s*:\s*(.+)$", re.I
 )
 _BYLINE = re.compile(r"^(?i:by)\s+([A-Z][\w.'’-]+(?:\s+[A-Z][\w.'’-]+){0,3})\s*$")
 _OUTLET_LEAD = re.compile(r"^\(\s*([A-Z][\w.&' -]{1,40}?)\s*\)\s*[–—-]\s*")
@@ -159,7 +159,7 @@ def parse_text_article(raw: str, origin: str, markdown: bool, meta: dict[str, An
         if labelled:
             key = labelled.group(1).lower()
             key = {"by": "author", "outlet": "source", "publisher": "source", "link": "url",
-                   "date": "published"}.get(key, key)
+                   "date": "published", "headline": "title"}.get(key, key)
             if key == "published":
                 found = leading_date(labelled.group(2))
                 if found and labelled.group(2)[found[1]:].strip():
@@ -173,6 +173,7 @@ def parse_text_article(raw: str, origin: str, markdown: bool, meta: dict[str, An
             break
         i += 1
     text = "\n".join(lines[i:])
+    title = title or _as_name(_first(meta, _TITLE_FIELDS))
     published = parse_date(_first(meta, _DATE_FIELDS))
     top = leading_date(text)
     if top and re.match(r"^\s*(?:date|published|dated)\b", text, re.I):
@@ -343,6 +344,8 @@ class Loader:
         for item in inputs:
             if re.match(r"^https?://", item, re.I):
                 yield from self._guard(item, self._load_url, item)
+            elif re.match(r"^[a-z][a-z0-9+.-]*://", item, re.I):
+                yield LoadFailure(item, "unsupported URL scheme (use http:// or https://)")
             else:
                 yield from self._load_path(Path(item).expanduser(), item)
 
@@ -436,15 +439,18 @@ class Loader:
             raise LoadError("JSON holds no articles")
         for n, record in enumerate(records):
             where = f"{origin}[{n}]" if isinstance(data, list) else origin
-            yield from self._record(record, where, path)
+            locator = f"{path or origin}[{n}]" if isinstance(data, list) else None
+            yield from self._record(record, where, path, locator)
 
-    def _record(self, record: Any, where: str, path: str | None) -> Iterator[Article | LoadFailure]:
+    def _record(self, record: Any, where: str, path: str | None,
+                locator: str | None) -> Iterator[Article | LoadFailure]:
         try:
             art = record_to_article(record, where)
         except LoadError as exc:
             yield LoadFailure(where, str(exc))
             return
         art.path = path
+        art.locator = locator
         yield self._checked(art)
 
     def _load_jsonl(self, path: Path, origin: str, resolved: str) -> Iterator[Article | LoadFailure]:
@@ -465,7 +471,7 @@ class Loader:
                 except json.JSONDecodeError as exc:
                     yield LoadFailure(where, f"malformed JSON on line {lineno}: {exc.msg} (column {exc.colno})")
                     continue
-                yield from self._record(record, where, resolved)
+                yield from self._record(record, where, resolved, f"{resolved}:{lineno}")
         if not seen_any:
             raise LoadError("empty file")
 
@@ -479,10 +485,7 @@ class Loader:
         elif any(t in ctype for t in ("rss", "atom", "xml")) or _looks_like_feed(body):
             yield from self._load_feed(body, url, None)
         elif "json" in ctype:
-            for art in self._load_json(decode_bytes(body, "response"), url, None):
-                if isinstance(art, Article) and not art.url:
-                    art.url = final_url
-                yield art
+            yield from self._load_json(decode_bytes(body, "response"), final_url, None)
         elif ctype.startswith("text/"):
             art = parse_text_article(decode_bytes(body, "response"), url, ctype == "text/markdown")
             art.url = art.url or final_url
@@ -508,6 +511,8 @@ class Loader:
                 continue
             art.source = outlet or art.source
             art.path = path
+            art.given_id = _as_name(entry.get("id")) if not link else None
+            art.locator = f"{path or origin}#{n + 1}"
             yield self._checked(art)
 
     def _feed_entry(self, entry: Any, where: str, link: str | None) -> Article:
@@ -534,7 +539,6 @@ class Loader:
         full.url = link or full.url
         full.published = published or full.published
         full.author = _as_name(entry.get("author")) or full.author
-        full.given_id = None
         return full
 
 

@@ -18,6 +18,9 @@ class Article:
     path: str | None = None
     published: date | None = None
     given_id: str | None = None
+    # Where a record sits in a multi-article input ("/abs/file.jsonl:3"): its identity when it
+    # has neither an id nor a URL of its own.
+    locator: str | None = None
     origin: str = ""  # the input (path, URL, "file:line") it came from, for error messages
 
 

@@ -43,7 +43,7 @@ class Settings(BaseSettings):
     lock_timeout: float = 600.0
 
     # Embeddings
-    embedding_backend: Literal["auto", "torch", "onnx"] = "auto"
+    embedding_backend: Literal["auto", "torch"] = "auto"
 
     # LLM
     llm: Literal["auto", "openai", "none"] = "auto"

@@ -82,7 +82,7 @@ def test_search_json_and_batch_mode(cli, tmp_path):
 
 
 def test_articles_stats_remove(cli, tmp_path):
-    a = write_article(tmp_path / "in", "a.md", "Dredging approved", BODY, outlet="Coast Post")
+    write_article(tmp_path / "in", "a.md", "Dredging approved", BODY, outlet="Coast Post")
     write_article(tmp_path / "in2", "copy.md", "Dredging approved", BODY, outlet="Coast Post")
     cli("ingest", str(tmp_path / "in"), str(tmp_path / "in2"))
     listing = json.loads(cli("articles", "--json").stdout)["articles"]
@@ -96,9 +96,9 @@ def test_articles_stats_remove(cli, tmp_path):
     assert (stats["articles"], stats["indexed"], stats["duplicates"]) == (2, 1, 1)
     assert stats["chunks"] == stats["vectors"] > 0
 
-    removed = cli("remove", str(a.resolve()), "--json")
+    removed = cli("remove", "in/a.md", "--json")  # a relative path, as given to ingest (cwd is tmp_path)
     assert removed.exit_code == 0
-    assert json.loads(removed.stdout)["reindexed"] == [dups[0]["article_id"]]
+    assert json.loads(removed.stdout)["promoted"] == [dups[0]["article_id"]]
     assert cli("remove", "no-such-id").exit_code == 1
     stats = json.loads(cli("stats", "--json").stdout)
     assert (stats["articles"], stats["indexed"], stats["duplicates"]) == (1, 1, 0)
@@ -106,6 +106,8 @@ def test_articles_stats_remove(cli, tmp_path):
 
 def test_empty_collection_is_not_an_error(cli):
     assert json.loads(cli("stats", "--json").stdout)["articles"] == 0
+    asked = json.loads(cli("ask", "Who won?", "--json").stdout)
+    assert asked["answerable"] is False and "no articles are indexed" in asked["warnings"][0]
     assert json.loads(cli("articles", "--json").stdout) == {"articles": []}
     assert json.loads(cli("search", "anything", "--json").stdout)["results"] == []
 

@@ -964,7 +964,7 @@ class TestUrls:
         arts = [article(r) for r in load(tmp_path, url)]
         assert [a.given_id for a in arts] == ["api-1", "api-2"]
         assert arts[0].source == "Wire" and arts[0].published == date(2024, 6, 19)
-        assert arts[0].url == url  # no url in the record: the endpoint's
+        assert arts[0].url is None and arts[0].locator == f"{url}[0]"  # identity: its place in the response
         assert arts[1].url == "https://wire.example/2"
         assert [a.origin for a in arts] == [f"{url}[0]", f"{url}[1]"]
 
