@@ -32,3 +32,45 @@ def assert_consistent(components) -> None:
     counts = reg.counts()
     per_article = sum(r.chunks for r in reg.articles() if r.duplicate_of is None)
     assert counts["chunks"] == per_article == len(chunk_ids)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(cmd: list[str], ready_url: str, log_path: Path, timeout: float = 120.0):
+    """Start a real server process, logging to a file (not a pipe, which fills and blocks), and
+    wait until `ready_url` answers 200. Returns the process; fails the test if it never does."""
+    import subprocess
+    import time
+
+    import httpx
+    import pytest
+
+    log = log_path.open("w")
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.close()
+            pytest.fail(f"{cmd[0]} exited: " + log_path.read_text()[-2000:])
+        try:
+            if httpx.get(ready_url, timeout=2).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    proc.kill()
+    log.close()
+    pytest.fail(f"{' '.join(cmd[:3])} did not answer {ready_url} within {timeout:g} s")
+
+
+def stop_server(proc) -> None:
+    """Terminate a server started by start_server, if it still runs."""
+    if proc.poll() is None:
+        proc.terminate()
+        proc.wait(timeout=30)

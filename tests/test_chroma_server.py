@@ -4,23 +4,13 @@ ingest, search and ask go to the server and no embedded store is written."""
 from __future__ import annotations
 
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
-from helpers import assert_consistent, run_ingest
+from helpers import assert_consistent, free_port, run_ingest, start_server, stop_server
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -28,27 +18,12 @@ def chroma_server(tmp_path_factory):
     exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     if not Path(exe).exists():
         pytest.skip("the `chroma` command (shipped with chromadb) is not installed")
-    port = _free_port()
+    port = free_port()
     root = tmp_path_factory.mktemp("chroma-server")
-    log = (root / "server.log").open("w")
-    proc = subprocess.Popen([exe, "run", "--path", str(root / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("chroma run exited: " + (root / "server.log").read_text()[-2000:])
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    else:
-        proc.kill()
-        pytest.fail("chroma run did not start within 60 s")
+    proc = start_server([exe, "run", "--path", str(root / "db"), "--host", "127.0.0.1", "--port", str(port)],
+                        f"http://127.0.0.1:{port}/api/v2/heartbeat", root / "server.log", timeout=60)
     yield port
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
+    stop_server(proc)
 
 
 def test_ingest_search_ask_through_the_server(chroma_server, tmp_path, embedder, tokenizer, seeds):

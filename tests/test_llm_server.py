@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
-from helpers import run_ingest
+from helpers import free_port, run_ingest, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -29,40 +25,18 @@ def smollm2_gguf() -> Path:
     return found[0]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
     pytest.importorskip("llama_cpp")
     port = free_port()
-    log = (tmp_path_factory.mktemp("llama") / "server.log").open("w")  # it logs a lot: not a pipe
-    proc = subprocess.Popen(
+    url = f"http://127.0.0.1:{port}/v1"
+    proc = start_server(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2", "--n_threads", "2"],
-        stdout=log, stderr=subprocess.STDOUT,
+        f"{url}/models", tmp_path_factory.mktemp("llama") / "server.log",
     )
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail("llama.cpp server exited: " + Path(log.name).read_text()[-2000:])
-        try:
-            if httpx.get(f"{url}/models", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail("llama.cpp server did not start within 120 s")
     yield proc, url
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(timeout=30)
-    log.close()
+    stop_server(proc)
 
 
 def test_llm_path_streams_checks_citations_and_falls_back(llama_server, tmp_path, embedder, tokenizer, seeds):
