@@ -71,11 +71,9 @@ class Answer:
 
 
 def _stem(word: str) -> str:
-    """A very light suffix stripper (seeking -> seek, reported -> report, drones -> drone)."""
-    for suffix in ("ing", "ed", "es", "s"):
-        if len(word) > len(suffix) + 3 and word.endswith(suffix) and not word.endswith("ss"):
-            return word[: -len(suffix)]
-    return word
+    """Truncation stemming: the first 5 letters (supply, supplier, supplying -> suppl), a crude
+    but robust stemmer for overlap scoring in English news."""
+    return word[:5]
 
 
 def content_words(text: str) -> list[str]:
