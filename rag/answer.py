@@ -216,10 +216,11 @@ class LLMError(RuntimeError):
     """The LLM could not give an answer (unreachable, timed out, refused, or malformed)."""
 
 
-def format_passages(passages: list[Passage]) -> str:
-    """Numbered passages delimited as data; delimiter look-alikes inside articles are defused."""
+def format_passages(passages: list[Passage], first: int = 1) -> str:
+    """Numbered passages (from `first`) delimited as data; delimiter look-alikes inside articles
+    are defused."""
     blocks = []
-    for n, p in enumerate(passages, 1):
+    for n, p in enumerate(passages, first):
         body = re.sub(r"</?\s*passage", "‹passage", p.text, flags=re.I)
         meta = " | ".join(x for x in (p.source or "unknown outlet", p.title, p.published or "date unknown"))
         blocks.append(f'<passage id="{n}">\n[{n}] {meta}\n{body}\n</passage>')
@@ -290,14 +291,15 @@ class LLMAnswerer:
                 if on_token:
                     on_token(piece)
         except Exception as exc:  # openai/httpx raise many types; all mean "no LLM answer"
-            raise LLMError(_describe(exc)) from exc
+            raise LLMError(describe_llm_error(exc)) from exc
         text = "".join(pieces).strip()
         if not text:
             raise LLMError("the LLM returned an empty answer")
         return text, kept, warnings
 
 
-def _describe(exc: Exception) -> str:
+def describe_llm_error(exc: Exception) -> str:
+    """A short, user-facing reason for an LLM failure."""
     name = exc.__class__.__name__
     if "Timeout" in name:
         return "the LLM timed out"
@@ -312,7 +314,7 @@ def answer_question(c: Components, question: str, k: int = 5, filters: SearchFil
     question = " ".join(question.split())
     passages = retrieve(c, question, k, filters)
     extractive = ExtractiveAnswerer(c)
-    article_text = _article_texts(c)
+    article_text = article_texts(c)
     if not passages:
         return Answer(question, NOT_COVERED, False, "extractive")
     warnings: list[str] = []
@@ -343,7 +345,7 @@ def answer_question(c: Components, question: str, k: int = 5, filters: SearchFil
     return Answer(question, checked.text, True, "extractive", checked.citations, warnings + checked.warnings)
 
 
-def _article_texts(c: Components) -> Callable[[str], str | None]:
+def article_texts(c: Components) -> Callable[[str], str | None]:
     cache: dict[str, str | None] = {}
 
     def get(article_id: str) -> str | None:

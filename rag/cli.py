@@ -332,6 +332,107 @@ def _print_answer(result, show_text: bool = True) -> None:
 
 
 @main.command()
+@click.argument("target", required=False, metavar="[ARTICLE_ID_OR_PATH_OR_URL]")
+@click.option("--topic", metavar="TEXT", help="Summarize what the articles say about TEXT instead.")
+@click.option("--since", callback=_parse_date, metavar="DATE", help="Topic: published on or after (YYYY-MM-DD).")
+@click.option("--until", callback=_parse_date, metavar="DATE", help="Topic: published on or before (YYYY-MM-DD).")
+@click.option("--source", metavar="OUTLET", help="Topic: only this outlet (case-insensitive).")
+@click.option("--k", "k", type=click.IntRange(1, 50), default=8, show_default=True,
+              help="Topic: how many passages to summarize from.")
+@common_options
+def summarize(target: str | None, topic: str | None, since: date | None, until: date | None,
+              source: str | None, k: int, settings, as_json: bool) -> None:
+    """Summarize one indexed article (by id, path or URL), or a topic with --topic.
+
+    An article's summary cites only that article; a topic's cites across articles. Written by
+    the LLM when one is configured, extractive otherwise (or if the LLM fails).
+    """
+    from .articles import find_article
+    from .retrieval import SearchFilters
+    from .summarize import summarize_article, summarize_topic
+
+    if bool(target) == bool(topic):
+        raise click.UsageError("give either an article (id, path or URL) or --topic TEXT, not both")
+    if target and (since or until or source):
+        raise click.UsageError("--since/--until/--source apply to --topic only")
+    if topic is not None and not topic.strip():
+        raise click.UsageError("the topic is empty")
+    c = _components(settings)
+    empty = _warn_if_empty(c, echo=False)
+    with _busy("Summarizing…"):
+        if target:
+            record = find_article(c, target)
+            if record is None:
+                raise click.ClickException(
+                    f"no article {target!r} in collection {settings.collection!r}: give an article id, "
+                    "ingested path or URL (see `newsdesk articles`), or ingest it first")
+            result = summarize_article(c, record)
+        else:
+            result = summarize_topic(c, topic, SearchFilters(source=source, since=since, until=until), k)
+    result.warnings = empty + result.warnings
+    c.close()
+    if as_json:
+        _emit_json(result.as_json())
+        return
+    _stdout().print(f"Summary of {result.target}", style="bold", markup=False)
+    _stdout().print(result.summary, markup=False, soft_wrap=True)
+    _print_answer(result, show_text=False)
+
+
+@main.command()
+@click.option("--date", "day", callback=_parse_date, metavar="DATE",
+              help="The day to brief (YYYY-MM-DD) [default: today in NEWSDESK_TIMEZONE].")
+@click.option("--since", callback=_parse_date, metavar="DATE", help="Window start (YYYY-MM-DD), instead of --date.")
+@click.option("--until", callback=_parse_date, metavar="DATE", help="Window end (YYYY-MM-DD) [default: today].")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the Markdown to FILE.")
+@click.option("--refresh", is_flag=True, help="Recompute even if a saved briefing for the window is current.")
+@common_options
+def briefing(day: date | None, since: date | None, until: date | None, out: Path | None, refresh: bool,
+             settings, as_json: bool) -> None:
+    """A briefing of the news of a day (or a window): stories with cited summaries, their
+    outlets, and where the coverage differs. Markdown by default.
+
+    Articles fall in by published date; those with no known date by the day they were first
+    ingested (marked so). Briefings are saved under the data dir and reused while the window's
+    articles are unchanged.
+    """
+    from zoneinfo import ZoneInfo
+
+    from .briefing import make_briefing, today
+
+    if day and (since or until):
+        raise click.UsageError("give --date, or --since/--until, not both")
+    tz = ZoneInfo(settings.timezone)
+    if day:
+        since = until = day
+    else:
+        until = until or today(tz)
+        since = since or until
+    if since > until:
+        raise click.UsageError(f"--since {since} is after --until {until}")
+    c = _components(settings)
+    with _busy("Writing the briefing…"):
+        result = make_briefing(c, since, until, refresh=refresh)
+    c.close()
+    if out:
+        try:
+            out.write_text(result.markdown, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from None
+    if as_json:
+        _emit_json(result.as_json())
+        return
+    for w in result.warnings:
+        _stderr().print(f"warning: {w}", style="yellow", markup=False)
+    if result.reused:
+        _stderr().print(f"(saved briefing from {result.generated_at}; the window's articles are unchanged; "
+                        "--refresh recomputes)", style="dim", markup=False)
+    if out:
+        _stderr().print(f"written to {out}", style="dim", markup=False)
+    click.echo(result.markdown, nl=False)
+
+
+@main.command()
 @common_options
 def articles(settings, as_json: bool) -> None:
     """List every ingested article, duplicates included and marked."""
@@ -410,15 +511,11 @@ def _disk_usage(data_dir: Path, settings) -> int:
 @common_options
 def remove(article_id: str, settings, as_json: bool) -> None:
     """Remove an article (by id, URL or path) and its passages from the index."""
-    from .ingest import normalize_url, remove_article
+    from .articles import find_article
+    from .ingest import remove_article
 
     c = _components(settings)
-    keys = [article_id]
-    if Path(article_id).exists():
-        keys.append(str(Path(article_id).resolve()))
-    if article_id.lower().startswith(("http://", "https://")):
-        keys += [normalize_url(article_id), article_id.rstrip("/")]
-    record = next((r for k in keys if c.registry_exists() and (r := c.registry.find(k))), None)
+    record = find_article(c, article_id)
     if record is None:
         raise click.ClickException(f"no article {article_id!r} in collection {settings.collection!r} "
                                    "(see `newsdesk articles`)")

@@ -283,6 +283,14 @@ class Registry:
                     out[row["chunk_id"]] = row
         return out
 
+    def article_chunks(self, article_id: str) -> list[sqlite3.Row]:
+        """The current chunks of one article, in order."""
+        with self._lock:
+            return self.db.execute(
+                "SELECT chunk_id, ord, start, end, text FROM chunks WHERE article_id=? ORDER BY ord",
+                (article_id,),
+            ).fetchall()
+
     def keyword_search(self, query: str, k: int, source_names: list[str] | None = None,
                        since: str | None = None, until: str | None = None) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score, higher is better) of the best keyword matches passing the filters.

@@ -1,0 +1,78 @@
+"""Finding indexed articles: by what a user types (id, path, URL), and by date window."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .components import Components
+from .models import ArticleRecord, Passage
+
+
+def find_article(c: Components, key: str) -> ArticleRecord | None:
+    """The article a user means by `key`: its id, its URL (any usual spelling) or its ingested
+    path (relative paths are resolved against the current directory)."""
+    from .ingest import normalize_url
+
+    if not c.registry_exists():
+        return None
+    keys = [key]
+    if Path(key).exists():
+        keys.append(str(Path(key).resolve()))
+    if key.lower().startswith(("http://", "https://")):
+        keys += [normalize_url(key), key.rstrip("/")]
+    return next((r for k in keys if (r := c.registry.find(k))), None)
+
+
+@dataclass
+class WindowArticle:
+    """An article that falls in a window, and by which date it fell in."""
+
+    record: ArticleRecord
+    day: date
+    dated_by: str  # "published", or "ingested" when the published date is unknown
+
+
+def ingested_day(record: ArticleRecord, tz: ZoneInfo) -> date:
+    """The day (in the configured time zone) an article was first ingested."""
+    stamp = datetime.fromisoformat(record.ingested_at)
+    return stamp.astimezone(tz).date() if stamp.tzinfo else stamp.date()
+
+
+def articles_in_window(c: Components, since: date, until: date, tz: ZoneInfo) -> list[WindowArticle]:
+    """Articles published in [since, until]; one with no known published date falls in by the
+    day it was first ingested. Duplicates are included (they join their original's story)."""
+    if not c.registry_exists():
+        return []
+    out = []
+    for rec in c.registry.articles():
+        if rec.published:
+            day, how = date.fromisoformat(rec.published[:10]), "published"
+        else:
+            day, how = ingested_day(rec, tz), "ingested"
+        if since <= day <= until:
+            out.append(WindowArticle(rec, day, how))
+    return out
+
+
+def article_passages(c: Components, record: ArticleRecord) -> list[Passage]:
+    """The passages of an article in order: its indexed chunks, or (for a duplicate, which has
+    none of its own) its text cut by the same chunker."""
+    rows = c.registry.article_chunks(record.article_id)
+    if rows:
+        return [_passage(record, r["chunk_id"], r["text"], r["ord"], r["start"], r["end"]) for r in rows]
+    from .chunking import Chunker
+
+    full = record.text or (c.registry.get(record.article_id, with_text=True) or record).text
+    s = c.settings
+    chunks = Chunker(c.tokenizer, s.chunk_tokens, s.chunk_overlap_tokens).chunk(full)
+    return [_passage(record, f"{record.article_id}:text:{ch.ord}", ch.text, ch.ord, ch.start, ch.end)
+            for ch in chunks]
+
+
+def _passage(rec: ArticleRecord, cid: str, text: str, ord_: int, start: int, end: int) -> Passage:
+    return Passage(chunk_id=cid, article_id=rec.article_id, title=rec.title, source=rec.source,
+                   published=rec.published, url=rec.url, path=rec.path, text=text, score=0.0,
+                   ord=ord_, start=start, end=end)

@@ -1,0 +1,286 @@
+"""Daily (or any window's) briefings: the window's articles grouped into stories, each
+summarized with citations, its outlets, and where their coverage differs.
+
+Briefings are saved under the data dir (briefings/<collection>/<since>_<until>.json and .md).
+Asking again for the same window reuses the saved one while the window's articles are unchanged,
+so a bot or a cron job can post it again without recomputing; new or changed articles in the
+window make a new briefing that replaces it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .answer import article_texts
+from .articles import WindowArticle, article_passages, articles_in_window
+from .citations import check_citations
+from .components import Components
+from .models import ArticleRecord, Passage
+from .stories import Finding, Story, build_stories, differences
+from .summarize import summarize_passages
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1  # bump when the briefing's content would change for the same articles
+_MARKER = re.compile(r"\[(\d+)\]")
+_SEP = "\n\u241e\n"  # joins summary and differences for one citation check
+
+
+@dataclass
+class Briefing:
+    """A briefing in the shape of DESIGN.md's `briefing --json`."""
+
+    since: str
+    until: str
+    generated_at: str
+    mode: str
+    stories: list[dict] = field(default_factory=list)
+    markdown: str = ""
+    warnings: list[str] = field(default_factory=list)
+    fingerprint: str = ""
+    reused: bool = False
+
+    def as_json(self) -> dict:
+        """The JSON object of DESIGN.md."""
+        return {"since": self.since, "until": self.until, "generated_at": self.generated_at,
+                "mode": self.mode, "stories": self.stories, "markdown": self.markdown,
+                "warnings": self.warnings}
+
+
+def today(tz: ZoneInfo) -> date:
+    """Today in the configured time zone."""
+    return datetime.now(tz).date()
+
+
+def briefing_path(c: Components, since: date, until: date) -> Path:
+    """Where the briefing for a window is saved (JSON; the Markdown sits beside it)."""
+    return c.data_dir / "briefings" / c.settings.collection / f"{since.isoformat()}_{until.isoformat()}.json"
+
+
+def _fingerprint(c: Components, window: list[WindowArticle], use_llm: bool) -> str:
+    h = hashlib.sha256(f"v{FORMAT_VERSION}|llm={use_llm}|{c.settings.llm_model if use_llm else ''}".encode())
+    for w in sorted(window, key=lambda w: w.record.article_id):
+        r = w.record
+        h.update(f"|{r.article_id}:{r.version}:{r.duplicate_of}:{w.dated_by}".encode())
+    return h.hexdigest()[:32]
+
+
+def load_saved(c: Components, since: date, until: date) -> Briefing | None:
+    """The saved briefing for this window, if any."""
+    path = briefing_path(c, since, until)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Briefing(**{k: data[k] for k in ("since", "until", "generated_at", "mode", "stories",
+                                                 "markdown", "warnings")},
+                        fingerprint=data.get("fingerprint", ""), reused=True)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def save(c: Components, briefing: Briefing) -> Path:
+    """Write the briefing (JSON and Markdown) atomically, replacing the window's previous one."""
+    path = briefing_path(c, date.fromisoformat(briefing.since), date.fromisoformat(briefing.until))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = briefing.as_json() | {"fingerprint": briefing.fingerprint}
+    for target, text in ((path, json.dumps(data, ensure_ascii=False, indent=1)),
+                         (path.with_suffix(".md"), briefing.markdown)):
+        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(target)
+    return path
+
+
+def make_briefing(c: Components, since: date, until: date, refresh: bool = False, chat_model=None,
+                  max_stories: int = 20) -> Briefing:
+    """The briefing for [since, until]: reused from disk when its articles are unchanged."""
+    tz = ZoneInfo(c.settings.timezone)
+    window = articles_in_window(c, since, until, tz)
+    use_llm = chat_model is not None or c.settings.llm_enabled
+    fingerprint = _fingerprint(c, window, use_llm)
+    if not refresh:
+        saved = load_saved(c, since, until)
+        if saved and saved.fingerprint == fingerprint:
+            return saved
+    briefing = compute_briefing(c, since, until, window, chat_model, max_stories)
+    briefing.fingerprint = fingerprint
+    save(c, briefing)
+    return briefing
+
+
+def compute_briefing(c: Components, since: date, until: date, window: list[WindowArticle],
+                     chat_model=None, max_stories: int = 20) -> Briefing:
+    """Cluster the window's articles into stories and summarize each."""
+    generated = datetime.now(UTC).isoformat(timespec="seconds")
+    use_llm = chat_model is not None or c.settings.llm_enabled
+    b = Briefing(since.isoformat(), until.isoformat(), generated, "llm" if use_llm else "extractive")
+    if not window:
+        b.mode = "extractive"
+        b.markdown = render_markdown(b, [])
+        return b
+    info = {w.record.article_id: w for w in window}
+    records = [w.record for w in window]
+    stories = build_stories(c, records)
+    ranked = rank_stories(stories, info, since, until)
+    if len(ranked) > max_stories:
+        b.warnings.append(f"{len(ranked)} stories in this window; the {max_stories} with the widest "
+                          "coverage are shown")
+        ranked = ranked[:max_stories]
+    texts = article_texts(c)
+    modes = set()
+    for story in ranked:
+        entry, mode, warnings = summarize_story(c, story, info, texts, chat_model if use_llm else None, use_llm)
+        modes.add(mode)
+        for w in warnings:
+            if w not in b.warnings:
+                b.warnings.append(w)
+        if use_llm and mode == "extractive" and any("LLM" in w for w in warnings):
+            use_llm = False  # the LLM failed: do not wait on it again for every story
+        b.stories.append(entry)
+    b.mode = "llm" if modes == {"llm"} else "extractive"
+    if modes == {"llm", "extractive"}:
+        b.warnings.append("some stories were summarized extractively (see the warnings above)")
+    b.markdown = render_markdown(b, window)
+    return b
+
+
+def rank_stories(stories: list[Story], info: dict[str, WindowArticle], since: date, until: date) -> list[Story]:
+    """Wider coverage first (outlets, then articles), newer first among equals."""
+    span = max(1, (until - since).days)
+
+    def key(story: Story) -> float:
+        members = story.members + story.duplicates
+        outlets = {info[a].record.source or a for a in members}
+        newest = max(info[a].day for a in members)
+        recency = 1 - min(1.0, (until - newest).days / span)
+        return len(outlets) + 0.5 * (len(members) - 1) + 0.5 * recency
+
+    return sorted(stories, key=key, reverse=True)
+
+
+def summarize_story(c: Components, story: Story, info: dict[str, WindowArticle], texts, chat_model,
+                    use_llm: bool, max_articles: int = 8) -> tuple[dict, str, list[str]]:
+    """A story's JSON entry (headline, summary, sources, citations, differences), its mode, and
+    warnings."""
+    members = [info[a].record for a in story.members]
+    everyone = members + [info[a].record for a in story.duplicates]
+    used = members[:max_articles]
+    warnings = []
+    if len(members) > max_articles:
+        warnings.append(f"a story of {len(members)} articles is summarized from its {max_articles} most central")
+    passages: list[Passage] = []
+    for rec in used:
+        passages += article_passages(c, rec)
+    n_sent = 2 if len(members) == 1 else 3 if len(members) == 2 else 4
+    if use_llm:
+        summary, mode, citations, sw = summarize_passages(
+            c, "Summarize this news story, as covered by these articles.", passages, n_sent,
+            chat_model=chat_model, order=[r.article_id for r in used], use_llm=True)
+    else:
+        summary, mode, citations, sw = summarize_passages(
+            c, "", passages, n_sent, order=[r.article_id for r in used], use_llm=False)
+    warnings += sw
+    full = {r.article_id: texts(r.article_id) or "" for r in everyone}
+    # A near-copy repeats its original: comparing the two would only find the copy's edits.
+    distinct = [r for r in everyone if not (r.duplicate_of and r.duplicate_of in full)]
+    found = differences(distinct, full, c.embedder.embed)
+    diff_texts, citations = _merge_findings(summary, citations, found, everyone, full, texts)
+    reporting = [r for r in members if not any(f.text.startswith("Opinion") and f.quotes[0][0] == r.article_id
+                                               for f in found)]
+    # The most central reporting article with a real title (not a first line cut short).
+    titled = [r for r in reporting if not r.title.endswith("…")]
+    headline = (titled or reporting or members)[0].title
+    sources = list(dict.fromkeys(r.source for r in everyone if r.source))
+    entry = {
+        "headline": headline,
+        "summary": summary,
+        "article_ids": [r.article_id for r in everyone],
+        "sources": sources,
+        "citations": citations,
+        "differences": diff_texts,
+        "articles": [{"article_id": r.article_id, "title": r.title, "source": r.source,
+                      "published": r.published, "dated_by": info[r.article_id].dated_by,
+                      "day": info[r.article_id].day.isoformat(), "url": r.url, "path": r.path,
+                      "duplicate_of": r.duplicate_of} for r in everyone],
+    }
+    return entry, mode, warnings
+
+
+def _merge_findings(summary: str, citations: list[dict], found: list[Finding], records: list[ArticleRecord],
+                    full: dict[str, str], texts) -> tuple[list[str], list[dict]]:
+    """Differences renumbered after the summary's citations, all through the citation check."""
+    if not found:
+        return [], citations
+    by_id = {r.article_id: r for r in records}
+    passages: list[Passage] = []
+    quotes: dict[int, str] = {}
+    parts = []
+    for f in found:
+        local = {}
+        for k, (aid, s, e) in enumerate(f.quotes, 1):
+            rec = by_id[aid]
+            passages.append(Passage(chunk_id=f"{aid}:{s}", article_id=aid, title=rec.title, source=rec.source,
+                                    published=rec.published, url=rec.url, path=rec.path,
+                                    text=full[aid][s:e], score=0.0, start=s, end=e))
+            local[k] = len(passages)
+            quotes[len(passages)] = full[aid][s:e]
+        parts.append(_MARKER.sub(lambda m, local=local: f"[{local[int(m.group(1))]}]", f.text))
+    checked = check_citations(_SEP.join(parts), passages, texts, quotes)
+    merged = list(citations)
+    known = {(cit["article_id"], cit["quote"]): cit["n"] for cit in citations}
+    renumber: dict[int, int] = {}
+    for cit in checked.citations:
+        key = (cit["article_id"], cit["quote"])
+        if key not in known:  # a sentence the summary already cites keeps its number
+            known[key] = len(merged) + 1
+            merged.append(cit | {"n": known[key]})
+        renumber[cit["n"]] = known[key]
+    diff_text = _MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", checked.text)
+    return [t.strip() for t in diff_text.split(_SEP.strip()) if t.strip()], merged
+
+
+def _cite_line(c: dict, dated: dict[str, WindowArticle]) -> str:
+    outlet = c["source"] or "outlet unknown"
+    w = dated.get(c["article_id"])
+    if c["published"]:
+        when = c["published"]
+    elif w:
+        when = f"date unknown, ingested {w.day.isoformat()}"
+    else:
+        when = "date unknown"
+    where = f"<{c['url']}>" if c["url"] else (c["path"] or "")
+    quote = c["quote"] if len(c["quote"]) <= 300 else c["quote"][:297].rstrip() + "…"
+    return f"[{c['n']}] {outlet}, “{c['title']}” ({when}) {where}\n> {quote}"
+
+
+def render_markdown(b: Briefing, window: list[WindowArticle]) -> str:
+    """The briefing as Markdown that reads well in a terminal and in Discord."""
+    title = b.since if b.since == b.until else f"{b.since} to {b.until}"
+    lines = [f"# News briefing: {title}", ""]
+    if not b.stories:
+        lines.append(f"No news for {title}: no articles in this collection were published "
+                     "(or, for articles with no known date, ingested) in this window.")
+        return "\n".join(lines) + "\n"
+    dated = {w.record.article_id: w for w in window}
+    outlets = {w.record.source for w in window if w.record.source}
+    undated = sum(1 for w in window if w.dated_by == "ingested")
+    lines.append(f"*{len(window)} articles from {len(outlets)} named outlets, in {len(b.stories)} stories · "
+                 f"{b.mode} summaries · generated {b.generated_at}*")
+    if undated:
+        lines.append(f"*{undated} articles have no published date: they are placed by the day they were "
+                     "ingested and marked “date unknown”.*")
+    lines.append("")
+    for i, s in enumerate(b.stories, 1):
+        lines += [f"## {i}. {s['headline']}", "", s["summary"], ""]
+        count = len(s["article_ids"])
+        lines.append(f"**Outlets:** {', '.join(s['sources']) or 'not named'} · {count} article{'s' * (count > 1)}")
+        if s["differences"]:
+            lines += ["", "**Where coverage differs:**"] + [f"- {d}" for d in s["differences"]]
+        lines += ["", "**Sources:**"] + [_cite_line(c, dated) for c in s["citations"]] + [""]
+    return "\n".join(lines).rstrip() + "\n"
