@@ -214,7 +214,6 @@ def test_cli_briefing_markdown_json_and_out(news, tmp_path):
     from click.testing import CliRunner
 
     from rag.cli import main
-
     from rag.components import Components
 
     c, _ = news
