@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import random
 import re
 import sys
 import tempfile
@@ -29,7 +28,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RTQA, SEEDS, components, first_records, ingest, load_jsonl, require  # noqa: E402
 
-THRESHOLDS = (0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+THRESHOLDS = (0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8)
 
 
 def _day(value: str | None) -> date | None:
@@ -40,10 +39,12 @@ def _day(value: str | None) -> date | None:
 
 
 def story_pairs(records: dict[str, dict], indexed: set[str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(same-story pairs, different-story pairs) of indexed doc ids."""
+    """(same-story pairs, different-story pairs) of indexed doc ids, all published within 3 days
+    of each other (a briefing's window): same story = found for the same quiz question;
+    different = found only for different questions."""
     questions = load_jsonl(RTQA / "questions.jsonl")
     recent: dict[str, list[str]] = {}
-    week: dict[str, str] = {}
+    together: set[tuple[str, str]] = set()
     for q in questions:
         qday = _day(q["question_date"])
         docs = []
@@ -52,23 +53,16 @@ def story_pairs(records: dict[str, dict], indexed: set[str]) -> tuple[list[tuple
             if d in indexed and pub and qday and timedelta(0) <= qday - pub <= timedelta(days=7):
                 docs.append(d)
         recent[q["question_id"]] = docs
-        week[q["question_id"]] = q["question_id"].split("_")[0]
-    same = set()
-    for docs in recent.values():
-        for a, b in itertools.combinations(docs, 2):
-            if abs((_day(records[a]["published_date"]) - _day(records[b]["published_date"])).days) <= 3:
-                same.add(tuple(sorted((a, b))))
-    rng = random.Random(0)
-    qids = [q for q, d in recent.items() if d]
-    different = set()
-    for _ in range(20000):
-        q1, q2 = rng.sample(qids, 2)
-        if week[q1] == week[q2]:
-            continue
-        a, b = rng.choice(recent[q1]), rng.choice(recent[q2])
-        if a != b:
-            different.add(tuple(sorted((a, b))))
-    return sorted(same), sorted(different - same)
+        together.update(tuple(sorted(p)) for p in itertools.combinations(q["retrieved_doc_ids"], 2))
+
+    def close(a: str, b: str) -> bool:
+        return abs((_day(records[a]["published_date"]) - _day(records[b]["published_date"])).days) <= 3
+
+    same = {tuple(sorted(p)) for docs in recent.values() for p in itertools.combinations(docs, 2) if close(*p)}
+    pool = sorted({d for docs in recent.values() for d in docs})
+    different = {tuple(sorted(p)) for p in itertools.combinations(pool, 2)
+                 if close(*p) and tuple(sorted(p)) not in together}
+    return sorted(same), sorted(different)
 
 
 def opinion_table() -> None:
@@ -101,7 +95,14 @@ def main() -> None:
 
     from rag.articles import articles_in_window
     from rag.briefing import compute_briefing
-    from rag.stories import STORY_THRESHOLD, article_vectors, build_stories
+    from rag.stories import (
+        KEYWORD_WEIGHT,
+        STORY_THRESHOLD,
+        StoryConfig,
+        article_vectors,
+        build_stories,
+        story_similarity,
+    )
 
     tmp = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -114,23 +115,30 @@ def main() -> None:
     arts = [a for a in c.registry.articles() if a.article_id in records]
     vecs = article_vectors(c, arts)
     same, different = story_pairs(records, set(vecs))
-    cos_same = np.array([float(vecs[a] @ vecs[b]) for a, b in same])
-    cos_diff = np.array([float(vecs[a] @ vecs[b]) for a, b in different])
-    print(f"\n## Story threshold: cosine of article embeddings ({len(same)} same-story pairs, "
-          f"{len(different)} different-story pairs, first {args.articles} articles)")
-    print(f"- same story: p10 {np.percentile(cos_same, 10):.2f}, median {np.median(cos_same):.2f}; "
-          f"different stories: median {np.median(cos_diff):.2f}, p99 {np.percentile(cos_diff, 99):.2f}, "
-          f"max {cos_diff.max():.2f}")
-    print("| threshold | same-story pairs above | different-story pairs above |")
-    print("|---|---|---|")
-    for th in THRESHOLDS:
-        mark = " (default)" if abs(th - STORY_THRESHOLD) < 1e-9 else ""
-        print(f"| {th:.2f}{mark} | {np.mean(cos_same >= th):.3f} | {np.mean(cos_diff >= th):.4f} |")
+    ids = sorted({a for pair in same + different for a in pair})
+    index = {a: i for i, a in enumerate(ids)}
+    texts = {r["doc_id"]: r.get("text") or "" for r in records.values()}
+    days = {a: _day(records[a]["published_date"]) for a in ids}
+    print(f"\n## Story threshold ({len(same)} same-story and {len(different)} different-story pairs of "
+          f"articles published within 3 days of each other, first {args.articles} articles)")
+    print("Similarity = (1 - w) x cosine of article embeddings + w x TF-IDF cosine of their texts. "
+          "Share of pairs at or above each threshold (same story: want high; different: want ~0):")
+    print("| w | threshold | same-story pairs | different-story pairs |")
+    print("|---|---|---|---|")
+    for w in (0.0, 0.3, 0.5):
+        sim = story_similarity(ids, vecs, days, texts, StoryConfig(keyword_weight=w, day_penalty=0))
+        s_same = np.array([sim[index[a], index[b]] for a, b in same])
+        s_diff = np.array([sim[index[a], index[b]] for a, b in different])
+        for th in THRESHOLDS:
+            mark = " (default)" if abs(th - STORY_THRESHOLD) < 1e-9 and w == KEYWORD_WEIGHT else ""
+            print(f"| {w} | {th:.2f}{mark} | {np.mean(s_same >= th):.3f} | {np.mean(s_diff >= th):.4f} |")
 
     seeds = components(Path(tempfile.mkdtemp(prefix="newsdesk-seeds-")), embedder=c.embedder)
     ingest(seeds, [require(SEEDS)])
-    seed_recs = seeds.registry.articles()
-    groups = [[r.title[:50] for r in seed_recs if r.article_id in s.members] for s in build_stories(seeds, seed_recs)]
+    seed_recs = seeds.registry.articles(with_text=True)
+    seed_days = {r.article_id: date.fromisoformat((r.published or r.ingested_at)[:10]) for r in seed_recs}
+    stories = build_stories(seeds, seed_recs, seed_days, {r.article_id: r.text for r in seed_recs})
+    groups = [[r.title[:40] for r in seed_recs if r.article_id in s.members] for s in stories]
     print(f"- seed articles at the default threshold: {len(groups)} stories: {groups}")
 
     opinion_table()

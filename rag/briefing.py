@@ -126,13 +126,14 @@ def compute_briefing(c: Components, since: date, until: date, window: list[Windo
         return b
     info = {w.record.article_id: w for w in window}
     records = [w.record for w in window]
-    stories = build_stories(c, records)
+    texts = article_texts(c)
+    stories = build_stories(c, records, {a: w.day for a, w in info.items()},
+                            {a: texts(a) or "" for a in info})
     ranked = rank_stories(stories, info, since, until)
     if len(ranked) > max_stories:
         b.warnings.append(f"{len(ranked)} stories in this window; the {max_stories} with the widest "
                           "coverage are shown")
         ranked = ranked[:max_stories]
-    texts = article_texts(c)
     modes = set()
     for story in ranked:
         entry, mode, warnings = summarize_story(c, story, info, texts, chat_model if use_llm else None, use_llm)

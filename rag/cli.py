@@ -433,6 +433,43 @@ def briefing(day: date | None, since: date | None, until: date | None, out: Path
 
 
 @main.command()
+@click.option("--check", is_flag=True,
+              help="Validate the bot's settings and print its slash commands as JSON, without connecting.")
+@common_options
+def bot(check: bool, settings, as_json: bool) -> None:
+    """Run the Discord bot (token from DISCORD_TOKEN; see the README for the set-up)."""
+    from bot.config import BotConfigError, load_bot_config
+
+    try:
+        config = load_bot_config(settings)
+    except BotConfigError as exc:
+        raise click.ClickException(f"invalid bot settings: {exc}") from None
+    # discord.py warns at start-up that voice support is missing; the bot uses no voice.
+    logging.getLogger("discord.client").setLevel(logging.ERROR)
+    from bot.client import NewsdeskBot, command_specs
+    from bot.core import BotCore
+
+    core = BotCore(settings, config)
+    client = NewsdeskBot(core, config)
+    if check:
+        _emit_json({"commands": command_specs(client),
+                    "settings": {"collections": {str(k): v for k, v in config.guild_collections.items()},
+                                 "default_collection": settings.collection,
+                                 "dev_guilds": config.dev_guilds, "briefing_channels": config.briefing_channels,
+                                 "briefing_time": config.briefing_time.strftime("%H:%M"),
+                                 "timezone": settings.timezone}})
+        return
+    _stderr().print(f"Starting the Newsdesk bot (collection {settings.collection!r}, data in {settings.data_dir}); "
+                    "Ctrl-C stops it.", style="dim", markup=False)
+    try:
+        client.run(config.token, log_handler=None)
+    except Exception as exc:  # discord.LoginFailure etc.: never print the token
+        raise click.ClickException(f"the bot stopped: {exc.__class__.__name__}: {exc}") from None
+    finally:
+        core.close()
+
+
+@main.command()
 @common_options
 def articles(settings, as_json: bool) -> None:
     """List every ingested article, duplicates included and marked."""

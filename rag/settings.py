@@ -59,6 +59,19 @@ class Settings(BaseSettings):
     # Briefings
     timezone: str = "UTC"
 
+    # Discord bot (bot/config.py parses and checks the list-valued ones)
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSDESK_DISCORD_TOKEN")
+    )
+    bot_guilds: str = ""           # guild ids to sync slash commands to at once (development)
+    guild_collections: str = ""    # "guild_id:collection,..."; other guilds use `collection`
+    briefing_channels: str = ""    # channel ids for the daily briefing
+    briefing_time: str = "08:00"   # HH:MM in `timezone`
+    briefing_day: Literal["previous", "same"] = "previous"
+    ingest_roles: str = ""         # role ids or names allowed /ingest (besides Manage Server)
+    bot_cooldown: float = 10.0     # seconds per user between /ask or /summarize calls
+    bot_history_turns: int = 6     # earlier thread turns used as context for a follow-up
+
     log_level: str = "WARNING"
 
     @field_validator("collection")
@@ -84,7 +97,7 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin or UTC") from None
         return value
 
-    @field_validator("chroma_host", "llm_base_url", "openai_api_key", mode="before")
+    @field_validator("chroma_host", "llm_base_url", "openai_api_key", "discord_token", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

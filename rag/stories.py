@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 
 import numpy as np
 
@@ -27,6 +28,7 @@ from .models import ArticleRecord
 # articles found for the same quiz question within 3 days of each other vs pairs found for
 # questions of different weeks) and on the seed articles; see benchmarks/README.md.
 STORY_THRESHOLD = 0.70
+KEYWORD_WEIGHT = 0.3
 # Opinion cues per sentence above which an article reads as opinion; same benchmark, on
 # RealTime QA's articles whose URL is under /opinion vs the rest.
 OPINION_THRESHOLD = 0.35
@@ -133,17 +135,44 @@ def article_vectors(c: Components, records: list[ArticleRecord]) -> dict[str, np
     return out
 
 
-def cluster(vectors: dict[str, np.ndarray], threshold: float = STORY_THRESHOLD) -> list[list[str]]:
-    """Average-linkage agglomerative clusters of article ids (cosine >= threshold to merge)."""
-    ids = list(vectors)
-    if not ids:
-        return []
+@dataclass
+class StoryConfig:
+    """How articles are judged to be the same story (defaults from benchmarks/briefing.py)."""
+
+    threshold: float = STORY_THRESHOLD
+    keyword_weight: float = KEYWORD_WEIGHT  # share of TF-IDF cosine (names, figures) in the similarity
+    grace_days: int = 2           # articles this close in time are not kept apart by time
+    day_penalty: float = 0.02     # similarity lost per day beyond the grace...
+    max_penalty: float = 0.3      # ...up to this much (a story can run for weeks)
+
+
+def story_similarity(ids: list[str], vectors: dict[str, np.ndarray], days: dict[str, date],
+                     texts: dict[str, str], config: StoryConfig) -> np.ndarray:
+    """Pairwise similarity of articles: embedding cosine mixed with TF-IDF cosine of their texts,
+    less a penalty for being far apart in time (same topic months apart is not the same story)."""
+    from .summarize import tfidf_matrix
+
     m = np.stack([vectors[a] for a in ids])
     sim = m @ m.T
+    if config.keyword_weight:
+        t = tfidf_matrix([texts.get(a, "") for a in ids])
+        sim = (1 - config.keyword_weight) * sim + config.keyword_weight * (t @ t.T)
+    if config.day_penalty:
+        ordinal = np.array([days[a].toordinal() for a in ids], dtype=np.float32)
+        gap = np.abs(ordinal[:, None] - ordinal[None, :])
+        sim = sim - np.minimum(config.max_penalty, config.day_penalty * np.maximum(0, gap - config.grace_days))
+    return sim
+
+
+def cluster(ids: list[str], sim: np.ndarray, threshold: float) -> list[list[str]]:
+    """Average-linkage agglomerative clusters of ids (merge while the mean pairwise similarity
+    between two groups is at least `threshold`)."""
+    if not ids:
+        return []
+    sim = np.array(sim, dtype=np.float64)
     np.fill_diagonal(sim, -np.inf)
     groups: list[list[str] | None] = [[a] for a in ids]
-    alive = np.ones(len(ids), dtype=bool)
-    while True:
+    while len(ids) > 1:
         i, j = np.unravel_index(np.argmax(sim), sim.shape)
         if sim[i, j] < threshold:
             break
@@ -157,21 +186,23 @@ def cluster(vectors: dict[str, np.ndarray], threshold: float = STORY_THRESHOLD) 
         sim[:, j] = -np.inf
         groups[i] = groups[i] + groups[j]
         groups[j] = None
-        alive[j] = False
     return [g for g in groups if g]
 
 
-def build_stories(c: Components, records: list[ArticleRecord],
-                  threshold: float = STORY_THRESHOLD) -> list[Story]:
+def build_stories(c: Components, records: list[ArticleRecord], days: dict[str, date],
+                  texts: dict[str, str], config: StoryConfig | None = None) -> list[Story]:
     """Stories over the records: indexed articles clustered, duplicates with their original
-    (or, when the original is not among the records, standing in for it)."""
+    (or, when the original is not among the records, standing in for it). `days` is each
+    article's day in the window, `texts` its full text."""
+    config = config or StoryConfig()
     by_id = {r.article_id: r for r in records}
     originals = [r for r in records if not r.duplicate_of or r.duplicate_of not in by_id]
     # A duplicate whose original is outside the window is clustered on the original's vectors.
     proxy = {r.article_id: r.duplicate_of or r.article_id for r in originals}
     source_vecs = article_vectors(c, [c.registry.get(p) or by_id[a] for a, p in proxy.items()])
     vectors = {a: source_vecs[p] for a, p in proxy.items() if p in source_vecs}
-    groups = cluster(vectors, threshold)
+    ids = list(vectors)
+    groups = cluster(ids, story_similarity(ids, vectors, days, texts, config), config.threshold) if ids else []
     # Articles with no vector (no passages: empty text) still get a story of their own.
     groups += [[a] for a in proxy if a not in vectors]
     stories = []

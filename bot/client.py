@@ -1,0 +1,354 @@
+"""The Discord front end: slash commands, mentions and threads, the daily briefing.
+
+Thin over `BotCore`: every command defers at once (Discord allows 3 seconds), runs the core in a
+worker thread, and sends embeds within Discord's limits. Nothing the bot sends can ping anyone:
+the client's default and every send use `AllowedMentions.none()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import re
+import time as _time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import discord
+from discord import app_commands
+from discord.ext import tasks
+
+from .config import BotConfig
+from .core import BotCore, Turn
+from .format import answer_embeds, briefing_messages, pack_embeds, split_text, summary_embeds
+from .state import PostedBriefings
+
+log = logging.getLogger(__name__)
+
+NO_PINGS = discord.AllowedMentions.none()
+ERROR_TEXT = "Sorry, something went wrong while working on that. The details are in the bot's log."
+
+
+def make_intents() -> discord.Intents:
+    """Default intents plus the two privileged ones the bot uses (enable both in the portal):
+    message content (to read questions in mentions and threads) and members (role checks)."""
+    intents = discord.Intents.default()
+    intents.message_content = True
+    intents.members = True
+    return intents
+
+
+def parse_day(value: str | None) -> date | None:
+    """A YYYY-MM-DD option; raises ValueError with a message for the user."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise ValueError(f"“{value}” is not a date; use YYYY-MM-DD, e.g. 2024-06-20") from None
+
+
+class NewsdeskBot(discord.Client):
+    """The Newsdesk Discord bot."""
+
+    def __init__(self, core: BotCore, config: BotConfig, *, sync_commands: bool = True,
+                 clock: Callable[[], datetime] | None = None, workers: int = 2):
+        super().__init__(intents=make_intents(), allowed_mentions=NO_PINGS)
+        self.core = core
+        self.config = config
+        self.tz = ZoneInfo(core.settings.timezone)
+        self.clock = clock or (lambda: datetime.now(self.tz))
+        self.sync_commands = sync_commands
+        self.tree = app_commands.CommandTree(self)
+        register_commands(self.tree, self)
+        self.posted = PostedBriefings(core.settings.data_dir / "bot" / "briefings-posted.json")
+        self.cooldowns: dict[tuple[int, str], float] = {}
+        self.conversations: dict[int, list[Turn]] = {}
+        self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsdesk-core")
+
+    # --- plumbing ----------------------------------------------------------------------------
+
+    async def setup_hook(self) -> None:
+        if self.sync_commands:
+            await self.sync_slash_commands()
+        if self.config.briefing_channels:
+            self.daily_briefing.start()
+
+    async def sync_slash_commands(self) -> None:
+        """Per guild while developing (instant), globally otherwise (can take up to an hour)."""
+        if self.config.dev_guilds:
+            for gid in self.config.dev_guilds:
+                guild = discord.Object(id=gid)
+                self.tree.copy_global_to(guild=guild)
+                await self.tree.sync(guild=guild)
+            log.info("slash commands synced to guilds %s", self.config.dev_guilds)
+        else:
+            await self.tree.sync()
+            log.info("slash commands synced globally")
+
+    async def close(self) -> None:
+        if self.daily_briefing.is_running():
+            self.daily_briefing.cancel()
+        await super().close()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def run_core(self, fn: Callable, *args, **kwargs):
+        """Run a blocking core call in a worker thread, keeping the event loop free."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+
+    def cooldown_left(self, user_id: int, action: str) -> float:
+        """Seconds the user must still wait before `action`; 0 starts a new cooldown."""
+        now = _time.monotonic()
+        last = self.cooldowns.get((user_id, action))
+        if last is not None and now - last < self.config.cooldown:
+            return self.config.cooldown - (now - last)
+        self.cooldowns[(user_id, action)] = now
+        return 0.0
+
+    def may_ingest(self, member: discord.abc.User, permissions: discord.Permissions | None) -> bool:
+        """Manage Server, or one of NEWSDESK_INGEST_ROLES (by id or name)."""
+        if permissions is not None and (permissions.manage_guild or permissions.administrator):
+            return True
+        roles = getattr(member, "roles", [])
+        allowed = {r.lower() for r in self.config.ingest_roles}
+        return any(str(role.id) in allowed or role.name.lower() in allowed for role in roles)
+
+    @staticmethod
+    async def send_embeds(send: Callable, embeds: list[discord.Embed]) -> None:
+        for group in pack_embeds(embeds):
+            await send(embeds=group, allowed_mentions=NO_PINGS)
+
+    async def _refuse(self, interaction: discord.Interaction, text: str) -> None:
+        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    async def _fail(self, interaction: discord.Interaction, what: str) -> None:
+        log.exception("%s failed (guild %s, user %s)", what, interaction.guild_id, interaction.user.id)
+        await interaction.followup.send(ERROR_TEXT, ephemeral=True, allowed_mentions=NO_PINGS)
+
+    # --- slash commands -------------------------------------------------------------------------
+
+    async def handle_ask(self, interaction: discord.Interaction, question: str, source: str | None = None,
+                         since: str | None = None) -> None:
+        try:
+            since_day = parse_day(since)
+        except ValueError as exc:
+            return await self._refuse(interaction, str(exc))
+        if not question.strip():
+            return await self._refuse(interaction, "Ask a question, e.g. /ask Where did Putin and Kim meet?")
+        if wait := self.cooldown_left(interaction.user.id, "ask"):
+            return await self._refuse(interaction, f"Please wait {wait:.0f} s before asking again.")
+        await interaction.response.defer(thinking=True)
+        try:
+            answer = await self.run_core(self.core.ask, interaction.guild_id, question, source, since_day)
+        except Exception:
+            return await self._fail(interaction, "/ask")
+        await self.send_embeds(interaction.followup.send, answer_embeds(answer))
+
+    async def handle_summarize(self, interaction: discord.Interaction, target: str) -> None:
+        if not target.strip():
+            return await self._refuse(interaction, "Give an article (id or URL) or a topic to summarize.")
+        if wait := self.cooldown_left(interaction.user.id, "summarize"):
+            return await self._refuse(interaction, f"Please wait {wait:.0f} s before summarizing again.")
+        await interaction.response.defer(thinking=True)
+        try:
+            summary = await self.run_core(self.core.summarize, interaction.guild_id, target)
+        except Exception:
+            return await self._fail(interaction, "/summarize")
+        await self.send_embeds(interaction.followup.send, summary_embeds(summary))
+
+    async def handle_briefing(self, interaction: discord.Interaction, day: str | None = None) -> None:
+        try:
+            when = parse_day(day) or self.clock().date()
+        except ValueError as exc:
+            return await self._refuse(interaction, str(exc))
+        await interaction.response.defer(thinking=True)
+        try:
+            b = await self.run_core(self.core.briefing, interaction.guild_id, when)
+        except Exception:
+            return await self._fail(interaction, "/briefing")
+        for part in briefing_messages(b.markdown):
+            await interaction.followup.send(part, allowed_mentions=NO_PINGS)
+
+    async def handle_sources(self, interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        try:
+            rows = await self.run_core(self.core.sources, interaction.guild_id)
+        except Exception:
+            return await self._fail(interaction, "/sources")
+        total = sum(r["articles"] for r in rows)
+        embed = discord.Embed(title="What this server's Newsdesk has indexed", colour=discord.Colour.blurple(),
+                              description=f"{total} articles from {len(rows)} outlets" if rows else
+                              "Nothing is indexed yet. Members with Manage Server can add articles with /ingest.")
+        for r in rows[:24]:
+            dates = f"newest {r['newest']}" if r["newest"] else "no published dates"
+            embed.add_field(name=r["source"][:256], value=f"{r['articles']} articles · {dates}", inline=True)
+        if len(rows) > 24:
+            rest = rows[24:]
+            embed.add_field(name=f"and {len(rest)} more outlets",
+                            value=f"{sum(r['articles'] for r in rest)} articles", inline=False)
+        await interaction.followup.send(embeds=[embed], allowed_mentions=NO_PINGS)
+
+    async def handle_ingest(self, interaction: discord.Interaction, url: str) -> None:
+        if not self.may_ingest(interaction.user, interaction.permissions):
+            return await self._refuse(interaction, "Only members with Manage Server (or an ingest role set by "
+                                                   "the bot's owner) can add articles.")
+        if not re.match(r"^https?://\S+$", url.strip()):
+            return await self._refuse(interaction, "Give an http(s) URL of an article or a feed.")
+        await interaction.response.defer(thinking=True)
+        try:
+            report = await self.run_core(self.core.ingest, interaction.guild_id, url)
+        except Exception:
+            return await self._fail(interaction, "/ingest")
+        if report.failed:
+            text = f"Could not ingest {url}: {report.failed[0].error}"
+        else:
+            titles = ", ".join(f"“{a['title']}”" for a in report.articles[:5])
+            text = (f"Ingested {url}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
+                    f"{report.duplicates} duplicates. {titles}")
+        for part in split_text(text, 2000):
+            await interaction.followup.send(part, allowed_mentions=NO_PINGS)
+
+    # --- mentions and threads -------------------------------------------------------------------
+
+    async def on_message(self, message: discord.Message) -> None:
+        if message.author.bot or message.guild is None or self.user is None:
+            return
+        channel = message.channel
+        in_our_thread = isinstance(channel, discord.Thread) and channel.owner_id == self.user.id
+        mentioned = self.user in message.mentions
+        if not (in_our_thread or mentioned):
+            return
+        question = re.sub(rf"<@!?{self.user.id}>", " ", message.content).strip()
+        if not question:
+            await channel.send("Ask me a question about the news, e.g. “@Newsdesk what did Iran supply to "
+                               "Russia?”", allowed_mentions=NO_PINGS)
+            return
+        if wait := self.cooldown_left(message.author.id, "ask"):
+            await channel.send(f"Please wait {wait:.0f} s before asking again.", allowed_mentions=NO_PINGS)
+            return
+        history: list[Turn] = []
+        if isinstance(channel, discord.Thread):
+            target = channel
+            history = await self._history(channel, before=message)
+        else:
+            try:
+                target = await message.create_thread(name=split_text(question, 90)[0][:90])
+            except (discord.HTTPException, AttributeError):  # no thread permission: answer in place
+                target = channel
+        try:
+            async with target.typing():
+                answer = await self.run_core(self.core.ask, message.guild.id, question, None, None, history)
+        except Exception:
+            log.exception("answering a mention failed (guild %s)", message.guild.id)
+            await target.send(ERROR_TEXT, allowed_mentions=NO_PINGS)
+            return
+        await self.send_embeds(target.send, answer_embeds(answer))
+        if isinstance(target, discord.Thread):
+            turns = self.conversations.setdefault(target.id, history)
+            turns += [("user", question), ("bot", answer.answer)]
+            del turns[:-2 * max(1, self.config.history_turns)]
+
+    async def _history(self, channel, before: discord.Message) -> list[Turn]:
+        """Earlier turns of a thread: remembered, or (after a restart) read back from Discord."""
+        if not isinstance(channel, discord.Thread):
+            return []
+        if channel.id in self.conversations:
+            return list(self.conversations[channel.id])
+        turns: list[Turn] = []
+        try:
+            async for m in channel.history(limit=2 * self.config.history_turns, before=before):
+                text = m.content or (m.embeds[0].description if m.embeds else "") or ""
+                role = "bot" if m.author.id == self.user.id else "user"
+                text = re.sub(rf"<@!?{self.user.id}>", " ", text).strip()
+                if text:
+                    turns.append((role, text))
+        except Exception:  # history is a nicety: without it the question is answered as it stands
+            log.warning("could not read the history of thread %s", channel.id, exc_info=True)
+            return []
+        return list(reversed(turns))
+
+    # --- the daily briefing ----------------------------------------------------------------------
+
+    @tasks.loop(minutes=1)
+    async def daily_briefing(self) -> None:
+        await self.post_due_briefings()
+
+    @daily_briefing.before_loop
+    async def _before_daily_briefing(self) -> None:
+        await self.wait_until_ready()
+
+    async def post_due_briefings(self, now: datetime | None = None) -> list[int]:
+        """Post the briefing to every configured channel that has not had today's yet and whose
+        time has come; remembered on disk, so a restart never posts twice. Returns the channels
+        posted to."""
+        now = now or self.clock()
+        if now.time() < self.config.briefing_time:
+            return []
+        day = now.date() - timedelta(days=1) if self.config.briefing_day == "previous" else now.date()
+        done = []
+        for cid in self.config.briefing_channels:
+            if self.posted.last_posted(cid) == now.date():
+                continue
+            try:
+                channel = self.get_channel(cid) or await self.fetch_channel(cid)
+                b = await self.run_core(self.core.briefing, channel.guild.id, day)
+                for part in briefing_messages(b.markdown):
+                    await channel.send(part, allowed_mentions=NO_PINGS)
+            except Exception:
+                log.exception("could not post the daily briefing to channel %s", cid)
+                continue
+            self.posted.mark_posted(cid, now.date())
+            done.append(cid)
+        return done
+
+
+def register_commands(tree: app_commands.CommandTree, bot: NewsdeskBot) -> None:
+    """The slash commands, each a thin wrapper over a handler of `bot`."""
+
+    @tree.command(name="ask", description="Ask a question; the answer cites the news articles it comes from.")
+    @app_commands.describe(question="Your question about the news",
+                           source="Only articles from this outlet (e.g. cnn.com)",
+                           since="Only articles published on or after this date (YYYY-MM-DD)")
+    @app_commands.guild_only()
+    async def ask(interaction: discord.Interaction, question: app_commands.Range[str, 1, 500],
+                  source: str | None = None, since: str | None = None) -> None:
+        await bot.handle_ask(interaction, question, source, since)
+
+    @tree.command(name="summarize", description="Summarize an indexed article (id or URL) or a topic, with sources.")
+    @app_commands.describe(target="An article id or URL from /sources or an answer, or any topic")
+    @app_commands.guild_only()
+    async def summarize(interaction: discord.Interaction, target: app_commands.Range[str, 1, 500]) -> None:
+        await bot.handle_summarize(interaction, target)
+
+    @tree.command(name="briefing", description="The day's news grouped into stories, each summarized with sources.")
+    @app_commands.describe(date="The day (YYYY-MM-DD); default: today")
+    @app_commands.guild_only()
+    async def briefing(interaction: discord.Interaction, date: str | None = None) -> None:
+        await bot.handle_briefing(interaction, date)
+
+    @tree.command(name="sources", description="What is indexed: outlets, article counts and newest dates.")
+    @app_commands.guild_only()
+    async def sources(interaction: discord.Interaction) -> None:
+        await bot.handle_sources(interaction)
+
+    @tree.command(name="ingest", description="Add an article or feed by URL (Manage Server or an ingest role).")
+    @app_commands.describe(url="The http(s) URL of a news article or an RSS/Atom feed")
+    @app_commands.guild_only()
+    async def ingest(interaction: discord.Interaction, url: str) -> None:
+        await bot.handle_ingest(interaction, url)
+
+
+def command_specs(bot: NewsdeskBot) -> list[dict]:
+    """The slash commands as registered, for `newsdesk bot --check`."""
+    out = []
+    for cmd in bot.tree.get_commands():
+        d = cmd.to_dict(bot.tree)
+        options = [{"name": o["name"], "description": o["description"],
+                    "type": discord.AppCommandOptionType(o["type"]).name, "required": o.get("required", False)}
+                   for o in d.get("options", [])]
+        out.append({"name": d["name"], "description": d["description"], "options": options})
+    return out

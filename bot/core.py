@@ -1,0 +1,137 @@
+"""What the bot does, without Discord: the same core calls as the CLI, per guild's collection.
+
+Everything here is blocking (model, Chroma, SQLite, LLM); the Discord layer runs it in worker
+threads so the event loop never waits on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from datetime import date
+
+from rag.answer import Answer, answer_question
+from rag.briefing import Briefing, make_briefing
+from rag.components import Components
+from rag.retrieval import SearchFilters
+from rag.settings import Settings
+from rag.summarize import Summary, summarize_article, summarize_topic
+
+from .config import BotConfig
+
+log = logging.getLogger(__name__)
+
+Turn = tuple[str, str]  # (role "user" | "bot", text)
+
+
+class BotCore:
+    """The core, one collection per guild (NEWSDESK_GUILD_COLLECTIONS), backends shared."""
+
+    def __init__(self, settings: Settings, config: BotConfig,
+                 components_factory: Callable[[Settings], Components] | None = None):
+        self.settings = settings
+        self.config = config
+        self._factory = components_factory
+        self._components: dict[str, Components] = {}
+        self._lock = threading.Lock()
+        self._ingest_lock = threading.Lock()
+
+    def collection_for(self, guild_id: int | None) -> str:
+        """The collection that answers this guild (a DM uses the default collection)."""
+        return self.config.guild_collections.get(guild_id or 0, self.settings.collection)
+
+    def components(self, guild_id: int | None) -> Components:
+        """Components of the guild's collection; the model and tokenizer are loaded once."""
+        name = self.collection_for(guild_id)
+        with self._lock:
+            if name not in self._components:
+                settings = self.settings.model_copy(update={"collection": name})
+                if self._factory:
+                    c = self._factory(settings)
+                else:
+                    shared = next(iter(self._components.values()), None)
+                    c = Components(settings, embedder=shared.embedder if shared else None,
+                                   tokenizer=shared.tokenizer if shared else None)
+                self._components[name] = c
+            return self._components[name]
+
+    def ask(self, guild_id: int | None, question: str, source: str | None = None,
+            since: date | None = None, history: list[Turn] | None = None) -> Answer:
+        """Answer a question (a follow-up is first made standalone from the thread's turns)."""
+        c = self.components(guild_id)
+        standalone = self.standalone_question(c, question, history or [])
+        answer = answer_question(c, standalone, filters=SearchFilters(source=source, since=since))
+        if standalone != question:
+            answer.question = question
+            answer.warnings.insert(0, f"answered as: {standalone}")
+        return answer
+
+    def standalone_question(self, c: Components, question: str, history: list[Turn]) -> str:
+        """A follow-up rewritten to stand alone: by the LLM when one is configured, otherwise
+        the previous question is added as context (retrieval then finds the same articles)."""
+        asked = [text for role, text in history if role == "user"]
+        if not asked:
+            return question
+        if c.settings.llm_enabled:
+            try:
+                return self._condense_with_llm(c, question, history)
+            except Exception as exc:  # any LLM failure: the heuristic below still works
+                log.info("could not rewrite the follow-up with the LLM: %s", exc)
+        return f"{question} (context: {asked[-1]})"
+
+    def _condense_with_llm(self, c: Components, question: str, history: list[Turn]) -> str:
+        from langchain_core.output_parsers import StrOutputParser
+        from langchain_core.prompts import ChatPromptTemplate
+
+        import prompts
+        from rag.answer import LLMAnswerer
+
+        turns = "\n".join(f"{'User' if role == 'user' else 'Newsdesk'}: {text[:600]}"
+                          for role, text in history[-self.config.history_turns:])
+        prompt = ChatPromptTemplate.from_messages([("human", prompts.load("condense_question.md"))])
+        chain = prompt | LLMAnswerer(c).chat_model() | StrOutputParser()
+        text = chain.invoke({"history": turns, "question": question}).strip().splitlines()
+        rewritten = text[0].strip() if text else ""
+        # A rewrite is one question of reasonable length; anything else is not trusted.
+        if not rewritten or len(rewritten) > 400 or "[" in rewritten:
+            return f"{question} (context: {[t for r, t in history if r == 'user'][-1]})"
+        return rewritten
+
+    def summarize(self, guild_id: int | None, target: str) -> Summary:
+        """An indexed article (id, URL or path) if `target` names one, else a topic."""
+        from rag.articles import find_article
+
+        c = self.components(guild_id)
+        record = find_article(c, target.strip())
+        if record is not None:
+            return summarize_article(c, record)
+        return summarize_topic(c, target)
+
+    def briefing(self, guild_id: int | None, day: date) -> Briefing:
+        """The briefing of one day for the guild's collection (saved ones are reused)."""
+        return make_briefing(self.components(guild_id), day, day)
+
+    def sources(self, guild_id: int | None) -> list[dict]:
+        """Outlets in the guild's collection: article counts and newest published dates."""
+        c = self.components(guild_id)
+        if not c.registry_exists():
+            return []
+        return [{"source": s or "(outlet not named)", "articles": n, "oldest": lo, "newest": hi}
+                for s, n, lo, hi in c.registry.sources()]
+
+    def ingest(self, guild_id: int | None, url: str):
+        """Ingest one URL (page or feed) into the guild's collection."""
+        from rag.ingest import Ingestor
+
+        if not re.match(r"^https?://\S+$", url.strip()):
+            raise ValueError("give an http(s) URL of an article or a feed")
+        c = self.components(guild_id)
+        with self._ingest_lock, c.writing():
+            return Ingestor(c).ingest([url.strip()])
+
+    def close(self) -> None:
+        """Release open files."""
+        for c in self._components.values():
+            c.close()

@@ -1,0 +1,130 @@
+"""Turning answers, summaries and briefings into Discord messages and embeds within Discord's
+limits, split at paragraph or sentence boundaries."""
+
+from __future__ import annotations
+
+import re
+
+import discord
+
+MESSAGE_LIMIT = 2000       # characters in a message's content
+DESCRIPTION_LIMIT = 4096   # an embed's description
+FIELD_NAME_LIMIT = 256
+FIELD_VALUE_LIMIT = 1024
+FIELDS_LIMIT = 25          # fields in one embed
+EMBED_TOTAL_LIMIT = 6000   # all text of all embeds in one message
+EMBEDS_PER_MESSAGE = 10
+QUOTE_CHARS = 300          # a source's quote, shortened for the field (the full one is in --json)
+
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, cut at paragraph breaks, else line breaks, else
+    sentence ends, else spaces; only a single unbroken run longer than `limit` is cut mid-word."""
+    text = text.strip()
+    if len(text) <= limit:
+        return [text] if text else []
+    for sep in ("\n\n", "\n", None, " "):
+        parts = _SENTENCE_END.split(text) if sep is None else text.split(sep)
+        joiner = " " if sep is None else sep
+        if len(parts) < 2:
+            continue
+        pieces: list[str] = []
+        current = ""
+        for part in parts:
+            candidate = f"{current}{joiner}{part}" if current else part
+            if len(candidate) <= limit:
+                current = candidate
+                continue
+            if current:
+                pieces.append(current)
+            if len(part) > limit:
+                sub = split_text(part, limit)
+                pieces += sub[:-1]
+                current = sub[-1] if sub else ""
+            else:
+                current = part
+        if current:
+            pieces.append(current)
+        return [p.strip() for p in pieces if p.strip()]
+    return [text[i:i + limit] for i in range(0, len(text), limit)]
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit - 1].rsplit(" ", 1)[0] + "…"
+
+
+def source_field(cit: dict) -> tuple[str, str]:
+    """(name, value) of an embed field for one citation: outlet and date; title (linked) and
+    a short quote."""
+    name = _shorten(f"[{cit['n']}] {cit.get('source') or 'outlet not named'} · "
+                    f"{cit.get('published') or 'date unknown'}", FIELD_NAME_LIMIT)
+    title = _shorten(cit.get("title") or "untitled", 200).replace("[", "(").replace("]", ")")
+    head = f"[{title}]({cit['url']})" if cit.get("url") else title
+    quote = _shorten(cit.get("quote") or "", QUOTE_CHARS)
+    value = f"{head}\n> {quote}" if quote else head
+    return name, value[:FIELD_VALUE_LIMIT]
+
+
+def _embed_size(e: discord.Embed) -> int:
+    return len(e)  # discord.py counts title, description, fields, footer and author
+
+
+def cited_embeds(title: str, text: str, citations: list[dict], warnings: list[str] | None = None,
+                 colour: discord.Colour | None = None) -> list[discord.Embed]:
+    """The text as embed descriptions, then one field per cited source, all within limits."""
+    colour = colour or discord.Colour.blurple()
+    title = _shorten(title, 256)
+    embeds = [discord.Embed(title=title if i == 0 else None, description=part, colour=colour)
+              for i, part in enumerate(split_text(text, DESCRIPTION_LIMIT) or ["(empty)"])]
+    for cit in citations:
+        name, value = source_field(cit)
+        last = embeds[-1]
+        if len(last.fields) >= FIELDS_LIMIT or _embed_size(last) + len(name) + len(value) > EMBED_TOTAL_LIMIT - 200:
+            last = discord.Embed(colour=colour)
+            embeds.append(last)
+        last.add_field(name=name, value=value, inline=False)
+    if warnings:
+        note = _shorten("⚠ " + " · ".join(warnings), 2048)
+        if _embed_size(embeds[-1]) + len(note) > EMBED_TOTAL_LIMIT:
+            embeds.append(discord.Embed(colour=colour))
+        embeds[-1].set_footer(text=note)
+    return embeds
+
+
+def answer_embeds(answer) -> list[discord.Embed]:
+    """An `ask` answer; `answerable: false` shown plainly, without sources."""
+    if not answer.answerable:
+        return [discord.Embed(title=_shorten(answer.question, 256), description=answer.answer,
+                              colour=discord.Colour.light_grey())]
+    return cited_embeds(answer.question, answer.answer, answer.citations, answer.warnings)
+
+
+def summary_embeds(summary) -> list[discord.Embed]:
+    """A `summarize` result."""
+    if not summary.citations:
+        return [discord.Embed(title=_shorten(f"Summary: {summary.target}", 256), description=summary.summary,
+                              colour=discord.Colour.light_grey())]
+    return cited_embeds(f"Summary: {summary.target}", summary.summary, summary.citations, summary.warnings)
+
+
+def pack_embeds(embeds: list[discord.Embed]) -> list[list[discord.Embed]]:
+    """Embeds grouped into messages: at most 10 per message and 6,000 characters in all."""
+    messages: list[list[discord.Embed]] = [[]]
+    total = 0
+    for e in embeds:
+        size = _embed_size(e)
+        if messages[-1] and (len(messages[-1]) >= EMBEDS_PER_MESSAGE or total + size > EMBED_TOTAL_LIMIT):
+            messages.append([])
+            total = 0
+        messages[-1].append(e)
+        total += size
+    return [m for m in messages if m]
+
+
+def briefing_messages(markdown: str) -> list[str]:
+    """A briefing's Markdown as messages of at most 2,000 characters, split between stories
+    and paragraphs; links are wrapped in <> by the briefing so Discord shows no previews."""
+    return split_text(markdown, MESSAGE_LIMIT)

@@ -1,0 +1,391 @@
+"""The Discord bot, with no network: slash command callbacks with a stand-in interaction that
+records what was sent; mentions and threads through dpytest (discord.py's own objects); the
+daily briefing across a restart; `newsdesk bot --check`. The core underneath is real (embedded
+Chroma, the packaged model)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from datetime import datetime
+from types import SimpleNamespace
+
+import discord
+import pytest
+from helpers import run_ingest, write_article
+
+from bot.client import NO_PINGS, NewsdeskBot, command_specs
+from bot.config import BotConfig, BotConfigError, load_bot_config
+from bot.core import BotCore
+from bot.format import (
+    DESCRIPTION_LIMIT,
+    EMBED_TOTAL_LIMIT,
+    FIELDS_LIMIT,
+    MESSAGE_LIMIT,
+    answer_embeds,
+    briefing_messages,
+    pack_embeds,
+    split_text,
+)
+
+TOKEN = "MTAxMjM0NTY3ODkwMTIzNDU2Nzg5.GaBcDe.abcdefghijklmnopqrstuvwxyz012345"
+GUILD_A, GUILD_B = 111, 222
+
+
+@pytest.fixture(scope="module")
+def core(tmp_path_factory, embedder, tokenizer):
+    """A BotCore whose two guilds map to two collections: A knows the bridge, B the budget."""
+    from rag.components import Components
+    from rag.settings import Settings
+
+    root = tmp_path_factory.mktemp("bot")
+    settings = Settings(_env_file=None, data_dir=root / "data", llm="none")
+    config = BotConfig(token=TOKEN, guild_collections={GUILD_A: "alpha", GUILD_B: "beta"}, cooldown=30.0,
+                       briefing_channels=[999])
+    c = BotCore(settings, config, lambda s: Components(s, embedder=embedder, tokenizer=tokenizer))
+    write_article(root / "a", "bridge.md", "Ship strikes Harlow Street bridge",
+                  "A container ship struck the Harlow Street bridge early on Tuesday. Fourteen people were "
+                  "injured, most of them workers on a night maintenance crew. Mayor Ellen Ruiz said the bridge "
+                  "would stay closed for at least three weeks while engineers inspect the central pier. "
+                  "Some posts online urged @everyone to avoid the area.",
+                  outlet="Coastal Times", date="2026-03-03", url="https://coastal.example/bridge")
+    write_article(root / "b", "budget.md", "Council approves school budget",
+                  "The city council approved a school budget of 412 million dollars on Monday night. The plan "
+                  "raises starting salaries for teachers by six percent and funds forty new classroom aides. "
+                  "Council members voted seven to two in favour.",
+                  outlet="Bay Herald", date="2026-03-03", url="https://bay.example/budget")
+    run_ingest(c.components(GUILD_A), [root / "a"])
+    run_ingest(c.components(GUILD_B), [root / "b"])
+    yield c
+    c.close()
+
+
+class Recorder:
+    """Stand-in for an Interaction's `response` and `followup`: records each call in order."""
+
+    def __init__(self):
+        self.calls: list[tuple[str, dict]] = []
+        self._done = False
+
+    def is_done(self) -> bool:
+        return self._done
+
+    async def defer(self, **kwargs):
+        self._done = True
+        self.calls.append(("defer", kwargs))
+
+    async def send_message(self, content=None, **kwargs):
+        self._done = True
+        self.calls.append(("send_message", {"content": content, **kwargs}))
+
+    async def send(self, content=None, **kwargs):
+        self.calls.append(("followup", {"content": content, **kwargs}))
+
+
+def interaction(guild_id=GUILD_A, user_id=1, manage_guild=False, roles=()):
+    rec = Recorder()
+    user = SimpleNamespace(id=user_id, roles=[SimpleNamespace(id=900 + i, name=r) for i, r in enumerate(roles)])
+    return SimpleNamespace(response=rec, followup=rec, guild_id=guild_id, user=user,
+                           permissions=discord.Permissions(manage_guild=manage_guild)), rec
+
+
+def make_bot(core, **config_changes) -> NewsdeskBot:
+    config = BotConfig(**{**core.config.__dict__, **config_changes})
+    core.config = config
+    return NewsdeskBot(core, config, sync_commands=False)
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def sent_embeds(rec: Recorder) -> list[discord.Embed]:
+    return [e for name, kw in rec.calls if name == "followup" for e in kw.get("embeds") or []]
+
+
+def test_ask_defers_first_runs_off_the_loop_and_sends_cited_embeds(core):
+    bot = make_bot(core, cooldown=0)
+    seen = {}
+    real_ask = core.ask
+
+    def spying_ask(*args, **kwargs):
+        seen["thread"] = threading.current_thread().name
+        seen["deferred_before"] = [name for name, _ in rec.calls]
+        return real_ask(*args, **kwargs)
+
+    core.ask = spying_ask
+    try:
+        inter, rec = interaction()
+        run(bot.tree.get_command("ask").callback(inter, question="How many people were injured at the bridge?"))
+    finally:
+        core.ask = real_ask
+    assert rec.calls[0] == ("defer", {"thinking": True})
+    assert seen["deferred_before"] == ["defer"], "the core ran before the interaction was deferred"
+    assert seen["thread"].startswith("newsdesk-core"), "the core ran on the event loop"
+    embeds = sent_embeds(rec)
+    assert embeds and "[1]" in embeds[0].description and "Fourteen" in embeds[0].description
+    field = embeds[0].fields[0]
+    assert "Coastal Times" in field.name and "https://coastal.example/bridge" in field.value
+    assert all(kw.get("allowed_mentions") is NO_PINGS for name, kw in rec.calls if name != "defer")
+
+
+def test_unanswerable_is_shown_plainly(core):
+    bot = make_bot(core, cooldown=0)
+    inter, rec = interaction()
+    run(bot.tree.get_command("ask").callback(inter, question="What is the best recipe for banana bread?"))
+    (embed,) = sent_embeds(rec)
+    assert embed.description == "The indexed articles do not cover this question." and not embed.fields
+
+
+def test_guilds_never_see_each_others_articles(core):
+    bot = make_bot(core, cooldown=0)
+    question = "How much is the school budget the council approved?"
+    inter, rec_b = interaction(guild_id=GUILD_B)
+    run(bot.tree.get_command("ask").callback(inter, question=question))
+    assert "412 million" in sent_embeds(rec_b)[0].description
+    inter, rec_a = interaction(guild_id=GUILD_A)
+    run(bot.tree.get_command("ask").callback(inter, question=question))
+    leaked = " ".join((e.description or "") + " ".join(f.value for f in e.fields) for e in sent_embeds(rec_a))
+    assert "412" not in leaked and "Bay Herald" not in leaked
+    # /sources and /briefing too: each guild sees its own collection only.
+    inter, rec = interaction(guild_id=GUILD_A)
+    run(bot.tree.get_command("sources").callback(inter))
+    names = [f.name for e in sent_embeds(rec) for f in e.fields]
+    assert names == ["Coastal Times"]
+    inter, rec = interaction(guild_id=GUILD_B)
+    run(bot.tree.get_command("briefing").callback(inter, date="2026-03-03"))
+    text = "\n".join(kw["content"] for name, kw in rec.calls if name == "followup")
+    assert "Council approves school budget" in text and "Harlow" not in text
+
+
+def test_cooldown_per_user(core):
+    bot = make_bot(core, cooldown=30)
+    inter, rec = interaction(user_id=7)
+    run(bot.tree.get_command("ask").callback(inter, question="Who is the mayor?"))
+    inter2, rec2 = interaction(user_id=7)
+    run(bot.tree.get_command("ask").callback(inter2, question="Who is the mayor?"))
+    name, kw = rec2.calls[0]
+    assert name == "send_message" and kw["ephemeral"] and "wait" in kw["content"]
+    assert not any(n == "defer" for n, _ in rec2.calls)
+    inter3, rec3 = interaction(user_id=8)  # another user is not held up
+    run(bot.tree.get_command("ask").callback(inter3, question="Who is the mayor?"))
+    assert rec3.calls[0][0] == "defer"
+
+
+def test_ingest_needs_manage_server_or_a_role(core):
+    bot = make_bot(core, ingest_roles=["editors"])
+    inter, rec = interaction()
+    run(bot.tree.get_command("ingest").callback(inter, url="http://127.0.0.1:9/story"))
+    name, kw = rec.calls[0]
+    assert name == "send_message" and kw["ephemeral"] and "Manage Server" in kw["content"]
+    for kwargs in ({"manage_guild": True}, {"roles": ["Editors"]}):
+        inter, rec = interaction(**kwargs)
+        run(bot.tree.get_command("ingest").callback(inter, url="http://127.0.0.1:9/story"))
+        assert rec.calls[0][0] == "defer"
+        reply = rec.calls[-1][1]["content"]
+        assert reply.startswith("Could not ingest http://127.0.0.1:9/story")  # port 9: nothing listens
+
+
+def test_bad_options_get_a_short_message_not_an_error(core):
+    bot = make_bot(core, cooldown=0)
+    inter, rec = interaction()
+    run(bot.tree.get_command("ask").callback(inter, question="Who?", since="last week"))
+    assert rec.calls == [("send_message", {"content": "“last week” is not a date; use YYYY-MM-DD, e.g. 2024-06-20",
+                                           "ephemeral": True, "allowed_mentions": NO_PINGS})]
+
+
+def test_core_failure_is_logged_and_shown_briefly(core, caplog):
+    bot = make_bot(core, cooldown=0)
+    real = core.summarize
+    core.summarize = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("disk on fire"))
+    try:
+        inter, rec = interaction()
+        run(bot.tree.get_command("summarize").callback(inter, target="bridge"))
+    finally:
+        core.summarize = real
+    assert rec.calls[0][0] == "defer"
+    assert "something went wrong" in rec.calls[-1][1]["content"]
+    assert "disk on fire" in caplog.text  # the detail goes to the log, not the user
+
+
+def test_split_and_embed_limits():
+    paragraph = "The council met on Monday. " * 30
+    text = "\n\n".join(f"Paragraph {i}. {paragraph}" for i in range(20))
+    pieces = split_text(text, MESSAGE_LIMIT)
+    assert all(len(p) <= MESSAGE_LIMIT for p in pieces) and len(pieces) > 3
+    assert all(p.startswith("Paragraph") or p.startswith("The council") for p in pieces)
+    assert all(p.endswith(".") for p in pieces), "cut inside a sentence"
+    assert split_text("word " * 1000, 100) and all(len(p) <= 100 for p in split_text("x" * 450, 100))
+
+    cit = {"n": 1, "source": "Outlet", "published": "2026-03-03", "title": "T" * 300,
+           "url": "https://e.example/a", "quote": "Q " * 700}
+    answer = SimpleNamespace(question="Q?" * 200, answer=("A sentence that goes on. " * 400).strip(),
+                             answerable=True, citations=[{**cit, "n": i} for i in range(1, 41)],
+                             warnings=["w"])
+    embeds = answer_embeds(answer)
+    for e in embeds:
+        assert len(e.description or "") <= DESCRIPTION_LIMIT and len(e.fields) <= FIELDS_LIMIT
+        assert len(e) <= EMBED_TOTAL_LIMIT
+        assert all(len(f.name) <= 256 and len(f.value) <= 1024 for f in e.fields)
+    assert sum(len(e.fields) for e in embeds) == 40
+    for message in pack_embeds(embeds):
+        assert len(message) <= 10 and sum(len(e) for e in message) <= EMBED_TOTAL_LIMIT
+    assert (embeds[0].description or "").endswith("on.")
+
+
+def test_daily_briefing_posts_once_a_day_even_across_restarts(core):
+    posts: list[str] = []
+    channel = SimpleNamespace(id=999, guild=SimpleNamespace(id=GUILD_A))
+
+    async def send(content, **kwargs):
+        assert kwargs["allowed_mentions"] is NO_PINGS
+        posts.append(content)
+
+    channel.send = send
+
+    def new_bot():
+        b = make_bot(core, briefing_time=datetime.strptime("08:00", "%H:%M").time(), briefing_day="same")
+        b.get_channel = lambda cid: channel if cid == 999 else None
+        return b
+
+    morning = datetime(2026, 3, 3, 7, 59)
+    nine = datetime(2026, 3, 3, 9, 0)
+    first = new_bot()
+    assert run(first.post_due_briefings(morning)) == []  # not yet time
+    assert run(first.post_due_briefings(nine)) == [999]
+    assert posts and "Harlow Street" in "\n".join(posts)
+    assert run(first.post_due_briefings(nine.replace(hour=10))) == []
+    restarted = new_bot()  # a new process: what was posted is remembered on disk
+    assert run(restarted.post_due_briefings(nine.replace(hour=11))) == []
+    assert run(restarted.post_due_briefings(datetime(2026, 3, 4, 8, 1))) == [999]
+    assert all(len(p) <= MESSAGE_LIMIT for p in posts)
+
+
+def test_long_briefing_is_split_for_discord():
+    md = "# News briefing\n\n" + "\n\n".join(f"## {i}. Story\n\n" + "Sentence here. " * 80 for i in range(10))
+    parts = briefing_messages(md)
+    assert len(parts) > 1 and all(len(p) <= MESSAGE_LIMIT for p in parts)
+    assert "".join(parts).replace("\n", "").replace(" ", "") == md.replace("\n", "").replace(" ", "")
+
+
+# --- mentions and threads, through dpytest ----------------------------------------------------------
+
+
+def _add_thread_support(bot) -> None:
+    """dpytest 0.7 has no threads: answer `start_thread_with_message` the way Discord does
+    (a THREAD_CREATE with the bot as owner), so discord.py's own Thread objects are used."""
+    import discord.ext.test.backend as back
+
+    http = bot.http
+    counter = iter(range(10**18, 10**18 + 1000))
+
+    async def start_thread_with_message(channel_id, message_id, *, name, auto_archive_duration,
+                                        rate_limit_per_user=None, reason=None):
+        channel = bot.get_channel(channel_id)
+        data = {"id": str(next(counter)), "guild_id": str(channel.guild.id), "parent_id": str(channel_id),
+                "owner_id": str(bot.user.id), "name": name, "type": 11, "message_count": 0,
+                "member_count": 1, "rate_limit_per_user": 0, "newly_created": True,
+                "thread_metadata": {"archived": False, "auto_archive_duration": auto_archive_duration,
+                                    "archive_timestamp": "2026-03-03T00:00:00+00:00", "locked": False}}
+        back.get_state().parse_thread_create(data)
+        return data
+
+    http.start_thread_with_message = start_thread_with_message
+
+
+def test_mentions_open_a_thread_and_follow_ups_use_its_history(core):
+    import discord.ext.test as dpytest
+
+    async def scenario():
+        bot = make_bot(core, cooldown=0, guild_collections={})  # dpytest's guild uses the default collection
+        await bot._async_setup_hook()
+        dpytest.configure(bot, members=2)
+        _add_thread_support(bot)
+        bot._connection.loop = asyncio.get_running_loop()  # dpytest's state leaves it unset; typing() needs it
+        guild = dpytest.get_config().guilds[0]
+        core.config.guild_collections[guild.id] = "alpha"
+        asked: list[str] = []
+        real = core.ask
+        answers = []
+        core.ask = lambda *a, **k: (asked.append(a[1]), answers.append(real(*a, **k)))[1] or answers[-1]
+        payloads = []
+        send = bot.http.send_message
+
+        async def recording_send(channel_id, *, params):
+            channel = bot.get_channel(channel_id) or guild.get_thread(channel_id)  # noqa: F841 (read by dpytest)
+            payloads.append(params.payload)
+            return await send(channel_id, params=params)
+
+        bot.http.send_message = recording_send
+        try:
+            await dpytest.message("nobody is talking to the bot here")
+            assert dpytest.verify().message().nothing()
+            await dpytest.message(f"<@{bot.user.id}> How many people were injured when the ship hit the bridge?")
+            reply = dpytest.get_message()
+            assert isinstance(reply.channel, discord.Thread) and reply.channel.owner_id == bot.user.id
+            assert "Fourteen" in reply.embeds[0].description
+            thread = reply.channel
+            await dpytest.message("And how long will it stay closed?", channel=thread)
+            follow = dpytest.get_message()
+            assert follow.channel.id == thread.id
+            assert "three weeks" in follow.embeds[0].description
+            # Without an LLM the follow-up is made standalone with the thread's earlier question.
+            assert asked[-1] == "And how long will it stay closed?"
+            rewritten = answers[-1].warnings[0]
+            assert rewritten.startswith("answered as: And how long will it stay closed?")
+            assert "injured when the ship hit the bridge" in rewritten
+            assert payloads and all(p.get("allowed_mentions") == {"parse": []} for p in payloads)
+        finally:
+            core.ask = real
+            core.config.guild_collections.pop(guild.id, None)
+            await dpytest.empty_queue()
+
+    run(scenario())
+
+
+# --- settings and --check ---------------------------------------------------------------------------
+
+
+def test_bot_check_prints_commands_and_names_problems(tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from rag.cli import main
+
+    runner = CliRunner()
+    res = runner.invoke(main, ["bot", "--check", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 1 and "DISCORD_TOKEN is not set" in res.output
+    monkeypatch.setenv("DISCORD_TOKEN", TOKEN)
+    res = runner.invoke(main, ["bot", "--check", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert [c["name"] for c in data["commands"]] == ["ask", "summarize", "briefing", "sources", "ingest"]
+    for cmd in data["commands"]:
+        assert cmd["description"] and all(o["description"] for o in cmd["options"])
+    ask = data["commands"][0]
+    assert [(o["name"], o["required"]) for o in ask["options"]] == [("question", True), ("source", False),
+                                                                    ("since", False)]
+    assert TOKEN not in res.output
+    monkeypatch.setenv("NEWSDESK_BRIEFING_CHANNELS", "12,general")
+    monkeypatch.setenv("NEWSDESK_BRIEFING_TIME", "25:00")
+    res = runner.invoke(main, ["bot", "--check", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 1
+    assert "NEWSDESK_BRIEFING_CHANNELS: 'general'" in res.output and "NEWSDESK_BRIEFING_TIME" in res.output
+    monkeypatch.setenv("NEWSDESK_TIMEZONE", "Mars/Olympus")
+    res = runner.invoke(main, ["bot", "--check", "--data-dir", str(tmp_path)])
+    assert res.exit_code == 2 and "unknown time zone" in res.output
+
+
+def test_config_parsing_and_the_token_never_shows(settings):
+    s = settings.model_copy(update={"discord_token": TOKEN, "guild_collections": "1:alpha, 2:beta",
+                                    "bot_guilds": "5", "ingest_roles": "editors, 42"})
+    from pydantic import SecretStr
+
+    s.discord_token = SecretStr(TOKEN)
+    config = load_bot_config(s)
+    assert config.guild_collections == {1: "alpha", 2: "beta"} and config.dev_guilds == [5]
+    assert config.ingest_roles == ["editors", "42"] and TOKEN not in repr(config)
+    bad = s.model_copy(update={"guild_collections": "1:no spaces allowed"})
+    with pytest.raises(BotConfigError, match="not a valid collection name"):
+        load_bot_config(bad)
+    assert command_specs  # imported for --check; exercised above
