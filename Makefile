@@ -28,7 +28,11 @@ demo: $(VENV)/.installed
 	$(BIN)/newsdesk ingest examples/articles --data-dir $(DEMO_DATA)
 	$(BIN)/newsdesk ask "Where did Kim Jong Un meet Vladimir Putin?" --data-dir $(DEMO_DATA)
 	@echo
-	@echo "Demo index in $(DEMO_DATA). Try: $(BIN)/newsdesk ask \"What does Iran supply to Russia?\" --data-dir $(DEMO_DATA)"
+	$(BIN)/newsdesk briefing --since 2024-06-20 --until 2024-06-21 --data-dir $(DEMO_DATA) --out $(DEMO_DATA)/briefing.md
+	@echo
+	@echo "Demo index in $(DEMO_DATA); the briefing above is also in $(DEMO_DATA)/briefing.md."
+	@echo "Try: $(BIN)/newsdesk ask \"What does Iran supply to Russia?\" --data-dir $(DEMO_DATA)"
+	@echo "     $(BIN)/newsdesk summarize --topic \"North Korean ammunition\" --data-dir $(DEMO_DATA)"
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
@@ -36,6 +40,7 @@ test: $(VENV)/.installed-test
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/seed_qa.py
 	$(BIN)/python benchmarks/retrieval.py --articles 400
+	$(BIN)/python benchmarks/briefing.py --articles 400
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check rag bot prompts tests benchmarks
