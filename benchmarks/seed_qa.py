@@ -45,9 +45,17 @@ def main() -> None:
         ans = answer_question(c, q)
         refused += not ans.answerable
         print(f"{'REF' if not ans.answerable else 'ANS'} {best:.3f} {q}")
+    near_refused = 0
+    for q in data["near_miss"]:
+        ans = answer_question(c, q)
+        near_refused += not ans.answerable
+        print(f"{'REF' if not ans.answerable else 'ANS'} near miss: {q}" +
+              ("" if not ans.answerable else f"\n      -> {ans.answer[:150]}"))
     print(f"\nanswerable: {ok}/{len(pos_scores)} correct and citing the right article; "
           f"scores {min(pos_scores):.3f}..{max(pos_scores):.3f}")
     print(f"unanswerable: {refused}/{len(neg_scores)} refused; scores {min(neg_scores):.3f}..{max(neg_scores):.3f}")
+    print(f"near misses (name things in the articles, ask what they do not say): "
+          f"{near_refused}/{len(data['near_miss'])} refused")
 
 
 if __name__ == "__main__":

@@ -319,8 +319,8 @@ def summarize_topic(c: Components, topic: str, filters: SearchFilters | None = N
     passages = retrieve(c, topic, k, filters)
     if passages:
         # The same relevance gate as `ask`: nothing relevant retrieved, nothing summarized.
-        scored = ExtractiveAnswerer(c).score(topic, passages)
-        if not scored or scored[0].score < ExtractiveAnswerer(c).threshold:
+        gate = ExtractiveAnswerer(c)
+        if not gate.relevant(topic, passages, gate.score(topic, passages)):
             passages = []
     if not passages:
         return Summary(topic, NO_TOPIC, "extractive")

@@ -67,6 +67,14 @@ def test_off_topic_questions_are_refused(seed_index):
         assert a.answer == NOT_COVERED and a.citations == []
 
 
+def test_near_miss_questions_are_refused(seed_index):
+    """Questions that name things in the articles but ask what they do not say ("What is the
+    population of Tatarstan?") are refused, not answered with a sentence that merely mentions them."""
+    answers = [answer_question(seed_index, q) for q in QUESTIONS["near_miss"]]
+    refused = [a for a in answers if not a.answerable]
+    assert len(refused) >= 0.8 * len(answers), [a.question for a in answers if a.answerable]
+
+
 def test_ask_filters_narrow_the_answer(seed_index):
     from datetime import date
 
