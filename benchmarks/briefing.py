@@ -89,6 +89,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", type=int, default=400)
     ap.add_argument("--work", type=Path, help="keep the index here (benchmarks/retrieval.py's --work works too)")
+    ap.add_argument("--skip-timing", action="store_true", help="thresholds only, no briefing time")
     args = ap.parse_args()
     require(RTQA)
     from zoneinfo import ZoneInfo
@@ -143,6 +144,8 @@ def main() -> None:
 
     opinion_table()
 
+    if args.skip_timing:
+        return
     tz = ZoneInfo("UTC")
     days = [date.fromisoformat(a.published) for a in arts if a.published]
     window = articles_in_window(c, min(days), max(days), tz)
