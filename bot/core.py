@@ -30,10 +30,11 @@ class BotCore:
     """The core, one collection per guild (NEWSDESK_GUILD_COLLECTIONS), backends shared."""
 
     def __init__(self, settings: Settings, config: BotConfig,
-                 components_factory: Callable[[Settings], Components] | None = None):
+                 components_factory: Callable[[Settings], Components] | None = None, chat_model=None):
         self.settings = settings
         self.config = config
         self._factory = components_factory
+        self.chat_model = chat_model  # tests may pass a LangChain fake chat model
         self._components: dict[str, Components] = {}
         self._lock = threading.Lock()
         self._ingest_lock = threading.Lock()
@@ -74,7 +75,7 @@ class BotCore:
         asked = [text for role, text in history if role == "user"]
         if not asked:
             return question
-        if c.settings.llm_enabled:
+        if c.settings.llm_enabled or self.chat_model is not None:
             try:
                 return self._condense_with_llm(c, question, history)
             except Exception as exc:  # any LLM failure: the heuristic below still works
@@ -91,7 +92,7 @@ class BotCore:
         turns = "\n".join(f"{'User' if role == 'user' else 'Newsdesk'}: {text[:600]}"
                           for role, text in history[-self.config.history_turns:])
         prompt = ChatPromptTemplate.from_messages([("human", prompts.load("condense_question.md"))])
-        chain = prompt | LLMAnswerer(c).chat_model() | StrOutputParser()
+        chain = prompt | LLMAnswerer(c, self.chat_model).chat_model() | StrOutputParser()
         text = chain.invoke({"history": turns, "question": question}).strip().splitlines()
         rewritten = text[0].strip() if text else ""
         # A rewrite is one question of reasonable length; anything else is not trusted.

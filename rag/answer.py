@@ -104,6 +104,11 @@ def _answer_type(question: str) -> str | None:
     return None
 
 
+def _common_words(text: str) -> str:
+    """The words of `text` written in lower case: common nouns and verbs, not names or titles."""
+    return " ".join(w for w in re.findall(r"[A-Za-z][\w'’-]*", text) if not w[0].isupper())
+
+
 @dataclass
 class ScoredSentence:
     passage_index: int  # 0-based into the passages
@@ -192,21 +197,38 @@ class ExtractiveAnswerer:
     def relevant(self, question: str, passages: list[Passage], scored: list[ScoredSentence]) -> bool:
         """Whether the best sentence is relevant enough to answer from.
 
-        Two tests: its score reaches the threshold, and it contains at least one of the
-        question's common-noun/verb content words when the question has any. The second catches
-        questions that only share a name with the articles ("What is the population of
-        Tatarstan?" against an article that mentions Tatarstan): on the seed set it refuses 13 of
-        15 such questions and none of the answerable ones (benchmarks/seed_qa.py).
+        Two tests: its score reaches the threshold, and, when the question has common
+        (lower-case) content words, one of them is in the best sentence or one scoring within 0.1
+        of it: the same word (stem), or a word the model finds close (cosine >= 0.6:
+        buying/purchasing 0.88, selling/sold 0.62, say/said 0.64, but president/leader 0.58,
+        troops/weapons 0.57). This catches questions that only share a name with the articles
+        ("What is the population of Tatarstan?"); see the near-miss set in benchmarks/seed_qa.py.
         """
         if not scored or scored[0].score < self.threshold:
             return False
-        focus = set(content_words(" ".join(w for w in re.findall(r"[A-Za-z][\w'’-]*", question)
-                                           if not w[0].isupper())))
+        focus = {w.lower() for w in _common_words(question).split() if content_words(w)}
         if not focus:
             return True
-        best = scored[0]
-        article = self._article(passages[best.passage_index])
-        return bool(focus & set(content_words(article[best.start:best.end])))
+        words: set[str] = set()
+        for cand in scored[:5]:
+            if cand.score < scored[0].score - 0.1:
+                break
+            sentence = self._article(passages[cand.passage_index])[cand.start:cand.end]
+            words.update(w.lower() for w in _common_words(sentence).split() if content_words(w))
+        stems = {w: content_words(w)[0] for w in focus | words}
+        # Stems are truncations, so "ship"/"shipping" and "selli"/"sell" (selling/sold) differ:
+        # a word matches when one stem begins with the other (4 letters at least).
+        for f in focus:
+            for w in words:
+                a, b = stems[f], stems[w]
+                if a == b or (min(len(a), len(b)) >= 4 and (a.startswith(b) or b.startswith(a))):
+                    return True
+        if not words:
+            return False
+        vocab = sorted(focus) + sorted(words - focus)[:200]
+        vecs = self.c.embedder.embed(vocab)
+        sims = vecs[:len(focus)] @ vecs[len(focus):].T
+        return bool(sims.size and sims.max() >= 0.65)
 
     def answer(self, question: str, passages: list[Passage]) -> tuple[str, bool, dict[int, str]]:
         """(answer text with [n] markers into `passages`, answerable, quote per passage number)."""

@@ -344,6 +344,44 @@ def test_mentions_open_a_thread_and_follow_ups_use_its_history(core):
     run(scenario())
 
 
+def test_follow_up_is_rewritten_by_the_llm_when_configured(core):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    history = [("user", "How many people were injured when the ship hit the bridge?"), ("bot", "Fourteen [1].")]
+    c = core.components(GUILD_A)
+    core.chat_model = FakeListChatModel(responses=["How long will the Harlow Street bridge stay closed?"])
+    try:
+        assert core.standalone_question(c, "And how long will it stay closed?", history) == \
+            "How long will the Harlow Street bridge stay closed?"
+        # A rewrite that is not one plain question is not trusted: the heuristic is used instead.
+        core.chat_model = FakeListChatModel(responses=["It will be closed for three weeks [1]."])
+        assert core.standalone_question(c, "And how long?", history) == \
+            "And how long? (context: How many people were injured when the ship hit the bridge?)"
+    finally:
+        core.chat_model = None
+    assert core.standalone_question(c, "First question?", []) == "First question?"
+
+
+def test_slash_commands_sync_per_guild_in_development_else_globally(core):
+    synced = []
+
+    async def scenario(guilds):
+        bot = make_bot(core, dev_guilds=guilds)
+
+        async def sync(*, guild=None):
+            synced.append(guild.id if guild else "global")
+            return []
+
+        bot.tree.sync = sync
+        await bot.sync_slash_commands()
+
+    run(scenario([5, 6]))
+    assert synced == [5, 6]
+    synced.clear()
+    run(scenario([]))
+    assert synced == ["global"]
+
+
 # --- settings and --check ---------------------------------------------------------------------------
 
 
