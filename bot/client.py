@@ -156,6 +156,8 @@ class NewsdeskBot(discord.Client):
         await interaction.response.defer(thinking=True)
         try:
             summary = await self.run_core(self.core.summarize, interaction.guild_id, target)
+        except LookupError as exc:  # a file of several articles: the message lists their ids
+            return await interaction.followup.send(str(exc)[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
         except Exception:
             return await self._fail(interaction, "/summarize")
         await self.send_embeds(interaction.followup.send, summary_embeds(summary))

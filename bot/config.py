@@ -39,8 +39,9 @@ def _ids(raw: str, name: str, problems: list[str]) -> list[int]:
     for part in (p.strip() for p in raw.split(",")):
         if not part:
             continue
-        if not part.isdigit():
-            problems.append(f"{name}: {part!r} is not a numeric Discord id")
+        if not part.isdigit() or not 15 <= len(part) <= 21:
+            problems.append(f"{name}: {part!r} is not a Discord id (17-20 digits; turn on Developer Mode, "
+                            "then right-click the server or channel and Copy ID)")
             continue
         out.append(int(part))
     return out
@@ -62,7 +63,7 @@ def load_bot_config(settings: Settings, require_token: bool = True) -> BotConfig
         if not part:
             continue
         guild, _, name = part.partition(":")
-        if not guild.strip().isdigit() or not name.strip():
+        if not guild.strip().isdigit() or not 15 <= len(guild.strip()) <= 21 or not name.strip():
             problems.append(f"NEWSDESK_GUILD_COLLECTIONS: {part!r} is not guild_id:collection")
             continue
         try:

@@ -105,7 +105,7 @@ class BotCore:
         from rag.articles import find_article
 
         c = self.components(guild_id)
-        record = find_article(c, target.strip())
+        record = find_article(c, target.strip())  # AmbiguousArticle (a LookupError) says what to give
         if record is not None:
             return summarize_article(c, record)
         return summarize_topic(c, target)

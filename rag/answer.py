@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 NOT_COVERED = "The indexed articles do not cover this question."
 WINDOW_CHARS = 250  # sentences this far around a retrieved passage are answer candidates
 _FOLLOW_ON = re.compile(r"^(?:That|This|These|Those|It|They|Such|The list)\b")
+_DANGLING = re.compile(r"^(?:Moreover|However|Additionally|Also|But|And|Since then|That|This|These|Those|It|"
+                       r"They|He|She|Such|Instead|Still|Meanwhile|Furthermore|In addition|As a result|"
+                       r"Therefore|Thus|Yet|Then|Later)\b")
 
 # Refusal threshold on the best sentence score (see `ExtractiveAnswerer.score`), calibrated with
 # benchmarks/seed_qa.py and benchmarks/retrieval.py: over the seed articles, our answerable
@@ -241,6 +244,9 @@ class ExtractiveAnswerer:
             if len(chosen) >= self.max_sentences or cand.score < best.score - 0.1:
                 break
             if cand.score < self.threshold or any(float(cand.vector @ c.vector) > 0.8 for c in chosen):
+                continue
+            text = self._article(passages[cand.passage_index])[cand.start:cand.end]
+            if _DANGLING.match(text):  # "Since then, …" makes no sense without what came before
                 continue
             chosen.append(cand)
         parts, quotes = [], {}

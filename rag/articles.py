@@ -11,9 +11,20 @@ from .components import Components
 from .models import ArticleRecord, Passage
 
 
+class AmbiguousArticle(LookupError):
+    """A key (the path of a file holding several articles) names more than one article."""
+
+    def __init__(self, key: str, records: list[ArticleRecord]):
+        self.records = records
+        listed = "; ".join(f"{r.article_id} ({r.title[:50]})" for r in records[:5])
+        more = f" and {len(records) - 5} more" if len(records) > 5 else ""
+        super().__init__(f"{key!r} holds {len(records)} articles; give one of their ids: {listed}{more}")
+
+
 def find_article(c: Components, key: str) -> ArticleRecord | None:
     """The article a user means by `key`: its id, its URL (any usual spelling) or its ingested
-    path (relative paths are resolved against the current directory)."""
+    path (relative paths are resolved against the current directory). Raises AmbiguousArticle
+    when the key is a file that holds several articles."""
     from .ingest import normalize_url
 
     if not c.registry_exists():
@@ -23,7 +34,13 @@ def find_article(c: Components, key: str) -> ArticleRecord | None:
         keys.append(str(Path(key).resolve()))
     if key.lower().startswith(("http://", "https://")):
         keys += [normalize_url(key), key.rstrip("/")]
-    return next((r for k in keys if (r := c.registry.find(k))), None)
+    for k in keys:
+        found = c.registry.find_all(k)
+        if len(found) > 1 and not any(r.article_id == k for r in found):
+            raise AmbiguousArticle(key, found)
+        if found:
+            return found[0]
+    return None
 
 
 @dataclass

@@ -246,7 +246,9 @@ def _merge_findings(summary: str, citations: list[dict], found: list[Finding], r
     return [t.strip() for t in diff_text.split(_SEP.strip()) if t.strip()], merged
 
 
-def _cite_line(c: dict, dated: dict[str, WindowArticle]) -> str:
+def _cite_line(c: dict, dated: dict[str, WindowArticle], shown: str) -> str:
+    """One source: outlet, title, date, link; then its quote, unless `shown` (the story's
+    summary and differences) already quotes it in full."""
     outlet = c["source"] or "outlet unknown"
     w = dated.get(c["article_id"])
     if c["published"]:
@@ -256,8 +258,15 @@ def _cite_line(c: dict, dated: dict[str, WindowArticle]) -> str:
     else:
         when = "date unknown"
     where = f"<{c['url']}>" if c["url"] else (c["path"] or "")
-    quote = c["quote"] if len(c["quote"]) <= 300 else c["quote"][:297].rstrip() + "…"
-    return f"[{c['n']}] {outlet}, “{c['title']}” ({when}) {where}\n> {quote}"
+    line = f"[{c['n']}] {outlet}, “{c['title']}” ({when}) {where}".rstrip()
+    if c["quote"] in shown:
+        return line + "\n"
+    quote = c["quote"] if len(c["quote"]) <= 300 else c["quote"][:299].rsplit(" ", 1)[0] + "…"
+    return f"{line}\n> {quote}\n"
+
+
+def _n(count: int, one: str, many: str | None = None) -> str:
+    return f"{count} {one if count == 1 else (many or one + 's')}"
 
 
 def render_markdown(b: Briefing, window: list[WindowArticle]) -> str:
@@ -271,11 +280,12 @@ def render_markdown(b: Briefing, window: list[WindowArticle]) -> str:
     dated = {w.record.article_id: w for w in window}
     outlets = {w.record.source for w in window if w.record.source}
     undated = sum(1 for w in window if w.dated_by == "ingested")
-    lines.append(f"*{len(window)} articles from {len(outlets)} named outlets, in {len(b.stories)} stories · "
+    lines.append(f"*{_n(len(window), 'article')} from {_n(len(outlets), 'named outlet')}, in "
+                 f"{_n(len(b.stories), 'story', 'stories')} · "
                  f"{b.mode} summaries · generated {b.generated_at}*")
     if undated:
-        lines.append(f"*{undated} articles have no published date: they are placed by the day they were "
-                     "ingested and marked “date unknown”.*")
+        lines.append(f"*{_n(undated, 'article')} with no published date: placed by the day "
+                     f"{'it was' if undated == 1 else 'they were'} ingested and marked “date unknown”.*")
     lines.append("")
     for i, s in enumerate(b.stories, 1):
         lines += [f"## {i}. {s['headline']}", "", s["summary"], ""]
@@ -283,5 +293,6 @@ def render_markdown(b: Briefing, window: list[WindowArticle]) -> str:
         lines.append(f"**Outlets:** {', '.join(s['sources']) or 'not named'} · {count} article{'s' * (count > 1)}")
         if s["differences"]:
             lines += ["", "**Where coverage differs:**"] + [f"- {d}" for d in s["differences"]]
-        lines += ["", "**Sources:**"] + [_cite_line(c, dated) for c in s["citations"]] + [""]
+        shown = s["summary"] + " ".join(s["differences"])
+        lines += ["", "**Sources:**"] + [_cite_line(c, dated, shown) for c in s["citations"]] + [""]
     return "\n".join(lines).rstrip() + "\n"

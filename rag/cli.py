@@ -46,6 +46,22 @@ def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -
         raise click.BadParameter(f"{value!r} is not a date; use YYYY-MM-DD") from None
 
 
+class SettingsError(click.ClickException):
+    """A setting (environment, .env or flag) is invalid: exit 2, like a usage error."""
+
+    exit_code = 2
+
+
+_FLAGS = {"data_dir": "--data-dir / NEWSDESK_DATA_DIR", "collection": "--collection / NEWSDESK_COLLECTION",
+          "discord_token": "DISCORD_TOKEN", "openai_api_key": "OPENAI_API_KEY"}
+
+
+def _setting_name(loc: tuple) -> str:
+    """The variable (or flag) a user sets for a settings field."""
+    field = str(loc[0]) if loc else "settings"
+    return _FLAGS.get(field, f"NEWSDESK_{field.upper()}")
+
+
 def common_options(fn: Callable) -> Callable:
     """--data-dir, --collection and --json, on every command."""
 
@@ -62,8 +78,9 @@ def common_options(fn: Callable) -> Callable:
         try:
             settings = load_settings(data_dir=data_dir, collection=collection)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
-            raise click.UsageError(f"invalid settings: {problems}") from None
+            problems = "; ".join(f"{_setting_name(e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+                                 for e in exc.errors())
+            raise SettingsError(f"invalid settings: {problems}") from None
         logging.basicConfig(level=getattr(logging, settings.log_level.upper(), logging.WARNING),
                             format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
         try:
@@ -215,12 +232,13 @@ def search(query: str, k: int, source: str | None, since: date | None, until: da
     from .retrieval import SearchFilters
     from .retrieval import search as run_search
 
+    _check_window(since, until)
     c = _components(settings)
     filters = SearchFilters(source=source, since=since, until=until)
     queries = [q.strip() for q in sys.stdin if q.strip()] if query == "-" else [query]
     if query != "-" and not query.strip():
         raise click.UsageError("the query is empty")
-    _warn_if_empty(c)
+    _warn_if_empty(c) or _warn_unknown_source(c, source)
     for q in queries:
         with _busy("Searching…"):
             passages = run_search(c, q, k, filters)
@@ -237,6 +255,25 @@ def _warn_if_empty(c, echo: bool = True) -> list[str]:
         return []
     message = (f"no articles are indexed in collection {c.settings.collection!r} at {c.data_dir}; "
                "run `newsdesk ingest PATH_OR_URL` first")
+    if echo:
+        _stderr().print(f"warning: {message}", style="yellow", markup=False)
+    return [message]
+
+
+def _check_window(since: date | None, until: date | None) -> None:
+    if since and until and since > until:
+        raise click.UsageError(f"--since {since} is after --until {until}")
+
+
+def _warn_unknown_source(c, source: str | None, echo: bool = True) -> list[str]:
+    """A hint when --source names no outlet in the collection (probably a typo)."""
+    if not source or not c.registry_exists():
+        return []
+    known = [s for s, *_ in c.registry.sources() if s]
+    if any(s.casefold() == source.casefold() for s in known):
+        return []
+    message = (f"no articles from outlet {source!r} in this collection; outlets: "
+               + (", ".join(known[:10]) + (" …" if len(known) > 10 else "") if known else "none named"))
     if echo:
         _stderr().print(f"warning: {message}", style="yellow", markup=False)
     return [message]
@@ -263,8 +300,7 @@ def _print_passages(query: str, passages, show_query: bool) -> None:
         return
     for i, p in enumerate(passages, 1):
         meta = ", ".join(x for x in (p.source, p.published) if x)
-        out.print(f"[bold]\\[{i}][/bold] " + escape(p.title + (f" — {meta}" if meta else ""))
-                  + f"  (score {p.score:.3f})")
+        out.print(f"[bold]\\[{i}][/bold] " + escape(p.title + (f" — {meta}" if meta else "")), soft_wrap=True)
         out.print(f"    {p.url or p.path or p.article_id}", style="dim", markup=False)
         out.print("    " + " ".join(p.text.split()), soft_wrap=True, markup=False)
         out.print()
@@ -286,8 +322,9 @@ def ask(question: str, k: int, source: str | None, since: date | None, until: da
 
     if not question.strip():
         raise click.UsageError("the question is empty")
+    _check_window(since, until)
     c = _components(settings)
-    empty = _warn_if_empty(c, echo=False)
+    empty = _warn_if_empty(c, echo=False) or _warn_unknown_source(c, source, echo=False)
     streamed: list[str] = []
     busy = _busy("Thinking…")
 
@@ -326,8 +363,9 @@ def _print_answer(result, show_text: bool = True) -> None:
     out.print("Sources:", style="bold")
     for cit in result.citations:
         meta = ", ".join(x for x in (cit["source"], cit["published"]) if x)
-        out.print(f"[{cit['n']}] {cit['title']}" + (f" — {meta}" if meta else ""), markup=False)
-        out.print(f"    {cit['url'] or cit['path'] or cit['article_id']}", style="dim", markup=False)
+        out.print(f"[{cit['n']}] {cit['title']}" + (f" — {meta}" if meta else ""), markup=False, soft_wrap=True)
+        out.print(f"    {cit['url'] or cit['path'] or cit['article_id']}", style="dim", markup=False,
+                  soft_wrap=True)
         out.print(f"    “{' '.join(cit['quote'].split())}”", markup=False, soft_wrap=True)
 
 
@@ -351,17 +389,24 @@ def summarize(target: str | None, topic: str | None, since: date | None, until: 
     from .retrieval import SearchFilters
     from .summarize import summarize_article, summarize_topic
 
-    if bool(target) == bool(topic):
-        raise click.UsageError("give either an article (id, path or URL) or --topic TEXT, not both")
-    if target and (since or until or source):
-        raise click.UsageError("--since/--until/--source apply to --topic only")
     if topic is not None and not topic.strip():
         raise click.UsageError("the topic is empty")
+    if target is not None and topic is not None:
+        raise click.UsageError("give either an article (id, path or URL) or --topic TEXT, not both")
+    if not (target or "").strip() and topic is None:
+        raise click.UsageError("give an article (id, path or URL) or --topic TEXT")
+    if target and (since or until or source):
+        raise click.UsageError("--since/--until/--source apply to --topic only")
+    if since and until and since > until:
+        raise click.UsageError(f"--since {since} is after --until {until}")
     c = _components(settings)
-    empty = _warn_if_empty(c, echo=False)
+    empty = _warn_if_empty(c, echo=False) or _warn_unknown_source(c, source, echo=False)
     with _busy("Summarizing…"):
         if target:
-            record = find_article(c, target)
+            try:
+                record = find_article(c, target)
+            except LookupError as exc:
+                raise click.ClickException(str(exc)) from None
             if record is None:
                 raise click.ClickException(
                     f"no article {target!r} in collection {settings.collection!r}: give an article id, "
@@ -374,7 +419,7 @@ def summarize(target: str | None, topic: str | None, since: date | None, until: 
     if as_json:
         _emit_json(result.as_json())
         return
-    _stdout().print(f"Summary of {result.target}", style="bold", markup=False)
+    _stdout().print(f"Summary of {result.target}", style="bold", markup=False, soft_wrap=True)
     _stdout().print(result.summary, markup=False, soft_wrap=True)
     _print_answer(result, show_text=False)
 
@@ -383,7 +428,8 @@ def summarize(target: str | None, topic: str | None, since: date | None, until: 
 @click.option("--date", "day", callback=_parse_date, metavar="DATE",
               help="The day to brief (YYYY-MM-DD) [default: today in NEWSDESK_TIMEZONE].")
 @click.option("--since", callback=_parse_date, metavar="DATE", help="Window start (YYYY-MM-DD), instead of --date.")
-@click.option("--until", callback=_parse_date, metavar="DATE", help="Window end (YYYY-MM-DD) [default: today].")
+@click.option("--until", callback=_parse_date, metavar="DATE",
+              help="Window end (YYYY-MM-DD) [default: today]; without --since, the window is that one day.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the Markdown to FILE.")
 @click.option("--refresh", is_flag=True, help="Recompute even if a saved briefing for the window is current.")
 @common_options
@@ -457,7 +503,9 @@ def bot(check: bool, settings, as_json: bool) -> None:
                                  "default_collection": settings.collection,
                                  "dev_guilds": config.dev_guilds, "briefing_channels": config.briefing_channels,
                                  "briefing_time": config.briefing_time.strftime("%H:%M"),
-                                 "timezone": settings.timezone}})
+                                 "briefing_day": config.briefing_day, "timezone": settings.timezone,
+                                 "ingest_roles": config.ingest_roles, "cooldown_seconds": config.cooldown,
+                                 "history_turns": config.history_turns}})
         return
     _stderr().print(f"Starting the Newsdesk bot (collection {settings.collection!r}, data in {settings.data_dir}); "
                     "Ctrl-C stops it.", style="dim", markup=False)
@@ -478,6 +526,7 @@ def articles(settings, as_json: bool) -> None:
     if as_json:
         _emit_json({"articles": [r.public() for r in records]})
         return
+    _warn_if_empty(c)
     from rich import box
     from rich.markup import escape
     from rich.table import Table
@@ -498,6 +547,8 @@ def articles(settings, as_json: bool) -> None:
 def stats(settings, as_json: bool) -> None:
     """Counts, outlets, date range and index size of a collection."""
     c = _components(settings)
+    if not as_json:
+        _warn_if_empty(c)
     if not c.registry_exists():
         data = {"collection": settings.collection, "articles": 0, "indexed": 0, "duplicates": 0,
                 "chunks": 0, "vectors": 0, "sources": [], "published_range": [None, None],
@@ -551,8 +602,13 @@ def remove(article_id: str, settings, as_json: bool) -> None:
     from .articles import find_article
     from .ingest import remove_article
 
+    if not article_id.strip():
+        raise click.UsageError("give the id, URL or path of the article to remove")
     c = _components(settings)
-    record = find_article(c, article_id)
+    try:
+        record = find_article(c, article_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
     if record is None:
         raise click.ClickException(f"no article {article_id!r} in collection {settings.collection!r} "
                                    "(see `newsdesk articles`)")

@@ -222,6 +222,8 @@ def record_to_article(record: Any, origin: str) -> Article:
     published = parse_date(raw_date)
     if raw_date is not None and published is None:
         log.warning("%s: unreadable published date %r, ignored", origin, raw_date)
+    if raw_date is None and (top := leading_date(text)):
+        published = top[0]  # a dateline ("WASHINGTON, June 19, 2024 — ...") as in text files
     title = _as_name(_first(record, _TITLE_FIELDS))
     return Article(
         text=text,

@@ -167,6 +167,16 @@ class Registry:
             ).fetchone()
         return self._record(row) if row else None
 
+    def find_all(self, key: str) -> list[ArticleRecord]:
+        """Every article with this id, URL or ingested path (a multi-article file has several)."""
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE article_id=? OR url=? OR path=? "
+                "ORDER BY duplicate_of IS NOT NULL, ingested_at",
+                (key, key, key),
+            ).fetchall()
+        return [self._record(r) for r in rows]
+
     def articles(self, with_text: bool = False) -> list[ArticleRecord]:
         """Every article, duplicates included, oldest published first."""
         cols = _ARTICLE_COLUMNS + (", text" if with_text else "")

@@ -91,6 +91,8 @@ class Settings(BaseSettings):
     def _valid_timezone(cls, value: str) -> str:
         from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+        if not value.strip():
+            return "UTC"
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):

@@ -35,6 +35,10 @@ _BOILERPLATE = re.compile(
     r"contributing:|this (article|story) (appeared|was)|all rights reserved|advertisement)|"
     r"newsletter|©", re.I)
 
+# A sentence that leans on the one before it reads badly out of context.
+DANGLING = re.compile(r"^(?:Moreover|However|Additionally|Also|But|And|Since then|That|This|These|Those|It|"
+                      r"They|He|She|His|Her|Their|Such|Instead|Still|Meanwhile|Furthermore|In addition|"
+                      r"As a result|Therefore|Thus|Yet|Then|Later|Both)\b")
 _DATELINE = re.compile(r"\((?:[^()\n]{0,60}\))?\s*[–—-]+\s*")
 
 
@@ -134,7 +138,8 @@ def select_sentences(sentences: list[Sentence], n: int, focus: np.ndarray | None
     m = tfidf_matrix([s.text for s in sentences])
     centroid = m.mean(axis=0)
     centroid /= np.linalg.norm(centroid) or 1.0
-    score = m @ centroid
+    # A sentence that leans on the one before it ("Moreover, …", "This …") reads badly alone.
+    score = m @ centroid - np.array([0.15 if DANGLING.match(s.text) else 0.0 for s in sentences])
     if focus is not None:
         # A topic summary is about the topic first: closeness to it outweighs centrality.
         score = 0.3 * score + 0.7 * focus

@@ -404,26 +404,28 @@ def test_bot_check_prints_commands_and_names_problems(tmp_path, monkeypatch):
     assert [(o["name"], o["required"]) for o in ask["options"]] == [("question", True), ("source", False),
                                                                     ("since", False)]
     assert TOKEN not in res.output
-    monkeypatch.setenv("NEWSDESK_BRIEFING_CHANNELS", "12,general")
+    monkeypatch.setenv("NEWSDESK_BRIEFING_CHANNELS", "123456789012345678,general,12")
     monkeypatch.setenv("NEWSDESK_BRIEFING_TIME", "25:00")
     res = runner.invoke(main, ["bot", "--check", "--data-dir", str(tmp_path)])
     assert res.exit_code == 1
     assert "NEWSDESK_BRIEFING_CHANNELS: 'general'" in res.output and "NEWSDESK_BRIEFING_TIME" in res.output
+    assert "NEWSDESK_BRIEFING_CHANNELS: '12' is not a Discord id" in res.output
     monkeypatch.setenv("NEWSDESK_TIMEZONE", "Mars/Olympus")
     res = runner.invoke(main, ["bot", "--check", "--data-dir", str(tmp_path)])
-    assert res.exit_code == 2 and "unknown time zone" in res.output
+    assert res.exit_code == 2 and "NEWSDESK_TIMEZONE: unknown time zone 'Mars/Olympus'" in res.output
 
 
 def test_config_parsing_and_the_token_never_shows(settings):
-    s = settings.model_copy(update={"discord_token": TOKEN, "guild_collections": "1:alpha, 2:beta",
-                                    "bot_guilds": "5", "ingest_roles": "editors, 42"})
+    g1, g2, g5 = "111111111111111111", "222222222222222222", "555555555555555555"
+    s = settings.model_copy(update={"discord_token": TOKEN, "guild_collections": f"{g1}:alpha, {g2}:beta",
+                                    "bot_guilds": g5, "ingest_roles": "editors, 42"})
     from pydantic import SecretStr
 
     s.discord_token = SecretStr(TOKEN)
     config = load_bot_config(s)
-    assert config.guild_collections == {1: "alpha", 2: "beta"} and config.dev_guilds == [5]
+    assert config.guild_collections == {int(g1): "alpha", int(g2): "beta"} and config.dev_guilds == [int(g5)]
     assert config.ingest_roles == ["editors", "42"] and TOKEN not in repr(config)
-    bad = s.model_copy(update={"guild_collections": "1:no spaces allowed"})
+    bad = s.model_copy(update={"guild_collections": f"{g1}:no spaces allowed"})
     with pytest.raises(BotConfigError, match="not a valid collection name"):
         load_bot_config(bad)
     assert command_specs  # imported for --check; exercised above

@@ -122,3 +122,30 @@ def test_collections_keep_corpora_apart(cli, tmp_path):
     energy = json.loads(cli("articles", "--json", "--collection", "energy").stdout)["articles"]
     assert [a["title"] for a in energy] == ["Wind farm cleared"]
     assert json.loads(cli("stats", "--json").stdout)["articles"] == 0  # the default collection is untouched
+
+
+def test_a_file_of_several_articles_is_not_one_article(cli, tmp_path):
+    """`remove`/`summarize` by the path of a JSONL file holding two articles must not quietly act
+    on one of them: they name the ids to choose from."""
+    path = tmp_path / "two.jsonl"
+    path.write_text(json.dumps({"title": "Tides", "text": BODY}) + "\n" + json.dumps({"title": "Wind", "text": BODY2}) + "\n")
+    assert cli("ingest", str(path)).exit_code == 0
+    for command in ("remove", "summarize"):
+        res = cli(command, str(path))
+        assert res.exit_code == 1 and "holds 2 articles; give one of their ids" in res.output, res.output
+    data = json.loads(cli("articles", "--json").stdout)
+    assert len(data["articles"]) == 2
+    one = data["articles"][0]["article_id"]
+    assert cli("summarize", one, "--json").exit_code == 0
+
+
+def test_reversed_window_and_unknown_outlet_are_reported(cli, tmp_path):
+    a = write_article(tmp_path / "in", "a.md", "Dredging approved", BODY, outlet="Coast Post", published="2024-06-19")
+    cli("ingest", str(a))
+    for command in ("search", "ask"):
+        res = cli(command, "dredging", "--since", "2024-06-23", "--until", "2024-06-17")
+        assert res.exit_code == 2 and "is after" in res.output
+    res = cli("ask", "What will the dredging cost?", "--source", "Coast Psot", "--json")
+    data = json.loads(res.stdout)
+    assert any("no articles from outlet 'Coast Psot'" in w and "Coast Post" in w for w in data["warnings"])
+    assert cli("remove", "").exit_code == 2

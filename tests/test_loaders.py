@@ -432,6 +432,12 @@ class TestRecords:
         assert art.text == BODY
         assert art.origin == "rtqa.jsonl:1"
 
+    def test_record_dateline_gives_published_date_when_no_date_field(self):
+        text = "WASHINGTON, June 19, 2024 — Lawmakers approved the harbor dredging bill late on Wednesday."
+        assert record_to_article({"title": "Bill", "text": text}, "o").published == date(2024, 6, 19)
+        dated = record_to_article({"title": "Bill", "text": text, "date": "2024-06-21"}, "o")
+        assert dated.published == date(2024, 6, 21)  # the record's own field wins
+
     def test_multihop_rag_record(self):
         record = {"title": "Grid upgrade", "author": None, "source": "The Verge", "published_at":
                   "2023-09-26T16:00:00+00:00", "category": "technology", "url": "https://v.example/g", "body": BODY}
