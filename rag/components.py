@@ -37,7 +37,8 @@ class Components:
     @cached_property
     def embedder(self) -> Embedder:
         """The embedding backend (loads the model on first use)."""
-        return build_embedder(self.settings.embedding_backend, self.settings.embed_batch_size)
+        return build_embedder(self.settings.embedding_backend, self.settings.embed_batch_size,
+                              self.settings.model_cache_dir)
 
     @cached_property
     def tokenizer(self) -> Tokenizer:

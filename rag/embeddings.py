@@ -109,11 +109,153 @@ class TorchEmbedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def build_embedder(backend: str = "auto", batch_size: int = 64) -> Embedder:
-    """The embedding backend named in settings (`auto` picks the fastest available)."""
-    if backend in ("auto", "torch"):
+def default_cache_dir() -> Path:
+    """Where derived model files live: $XDG_CACHE_HOME/newsdesk (~/.cache/newsdesk)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "newsdesk"
+
+
+def _model_key(model_dir: Path) -> str:
+    """Identifies the packaged weights (size and a hash of their start), so a new package
+    version gets a new export."""
+    import hashlib
+
+    weights = model_dir / "model.safetensors"
+    h = hashlib.sha256(str(weights.stat().st_size).encode())
+    with weights.open("rb") as fh:
+        h.update(fh.read(1 << 20))
+    return h.hexdigest()[:12]
+
+
+def onnx_model_path(cache_dir: Path | None = None, model_dir: Path | None = None) -> Path:
+    """The int8 ONNX export of the packaged model (it may not exist yet)."""
+    model_dir = model_dir or packaged_model_dir()
+    return (cache_dir or default_cache_dir()) / "models" / f"{MODEL_NAME}-int8-{_model_key(model_dir)}.onnx"
+
+
+def export_onnx(target: Path, model_dir: Path | None = None) -> Path:
+    """Export the packaged model to ONNX and quantize it to int8 (per-channel weights), locally,
+    from the packaged weights: about 10 s, once per machine. Needs torch and onnx (installed)."""
+    from .locking import write_lock
+
+    model_dir = model_dir or packaged_model_dir()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with write_lock(target.with_suffix(".lock"), 600.0):
+        if target.exists():  # another process exported it while we waited
+            return target
+        _offline()
+        import torch
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+        from transformers import AutoModel
+
+        log.warning("preparing the fast (ONNX int8) embedding model, once: %s", target)
+        model = AutoModel.from_pretrained(str(model_dir), local_files_only=True).eval()
+
+        class LastHidden(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask, token_type_ids):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask,
+                              token_type_ids=token_type_ids).last_hidden_state
+
+        names = ["input_ids", "attention_mask", "token_type_ids"]
+        dummy = tuple(torch.ones((2, 8), dtype=torch.long) for _ in names)
+        fp32 = target.with_suffix(f".fp32.{os.getpid()}.onnx")
+        tmp = target.with_suffix(f".{os.getpid()}.tmp.onnx")
+        try:
+            import warnings
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(LastHidden(model), dummy, str(fp32), input_names=names,
+                                  output_names=["last_hidden_state"], opset_version=17, dynamo=False,
+                                  dynamic_axes={n: {0: "batch", 1: "seq"} for n in [*names, "last_hidden_state"]})
+            root = logging.getLogger()
+            level = root.level
+            root.setLevel(logging.ERROR)  # onnxruntime logs advice on the root logger
+            try:
+                quantize_dynamic(str(fp32), str(tmp), per_channel=True, weight_type=QuantType.QInt8)
+            finally:
+                root.setLevel(level)
+            os.replace(tmp, target)
+        except Exception as exc:
+            raise EmbeddingError(f"cannot prepare the ONNX embedding model: {exc}") from exc
+        finally:
+            for leftover in (fp32, tmp):
+                leftover.unlink(missing_ok=True)
+    return target
+
+
+class OnnxEmbedder:
+    """all-MiniLM-L6-v2 as an int8 ONNX model on onnxruntime: ~1.7x the torch rate on CPU,
+    cosine >= 0.98 to the torch vectors, and no torch import at query time."""
+
+    name = MODEL_NAME
+    dimension = DIMENSION
+
+    def __init__(self, model_path: Path, model_dir: Path | None = None, batch_size: int = 64):
+        self.model_path = model_path
+        self.model_dir = model_dir or packaged_model_dir()
+        self.batch_size = batch_size
+
+    @cached_property
+    def _session(self):
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        try:
+            return ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:
+            raise EmbeddingError(f"cannot load the ONNX embedding model {self.model_path}: {exc}") from exc
+
+    @cached_property
+    def _tokenizer(self):
+        from tokenizers import Tokenizer as HFTokenizer
+
+        tok = HFTokenizer.from_file(str(self.model_dir / "tokenizer.json"))
+        tok.enable_truncation(max_length=MAX_TOKENS)
+        tok.enable_padding()
+        return tok
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        # Similar lengths batched together: padding is wasted work.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start:start + self.batch_size]
+            enc = self._tokenizer.encode_batch([texts[i] for i in idx])
+            ids = np.array([e.ids for e in enc], dtype=np.int64)
+            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+            hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                              "token_type_ids": np.zeros_like(ids)})[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+            out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
+
+
+def build_embedder(backend: str = "auto", batch_size: int = 64, cache_dir: Path | None = None) -> Embedder:
+    """The embedding backend named in settings: `onnx` (the int8 export, prepared once),
+    `torch`, or `auto` (onnx, falling back to torch if it cannot be prepared)."""
+    if backend == "torch":
         return TorchEmbedder(batch_size=batch_size)
-    raise EmbeddingError(f"unknown embedding backend {backend!r}")
+    if backend not in ("auto", "onnx"):
+        raise EmbeddingError(f"unknown embedding backend {backend!r}")
+    path = onnx_model_path(cache_dir)
+    try:
+        if not path.exists():
+            export_onnx(path)
+        return OnnxEmbedder(path, batch_size=batch_size)
+    except (EmbeddingError, OSError, ImportError) as exc:
+        if backend == "onnx":
+            raise EmbeddingError(str(exc)) from exc
+        log.warning("ONNX embeddings unavailable (%s); using torch", exc)
+        return TorchEmbedder(batch_size=batch_size)
 
 
 def chroma_embedding_function(embedder: Embedder):

@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     lock_timeout: float = 600.0
 
     # Embeddings
-    embedding_backend: Literal["auto", "torch"] = "auto"
+    embedding_backend: Literal["auto", "onnx", "torch"] = "auto"
+    model_cache_dir: Path | None = None  # where the ONNX export is kept (default ~/.cache/newsdesk)
 
     # LLM
     llm: Literal["auto", "openai", "none"] = "auto"
@@ -99,7 +100,8 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r}; use an IANA name such as Europe/Berlin or UTC") from None
         return value
 
-    @field_validator("chroma_host", "llm_base_url", "openai_api_key", "discord_token", mode="before")
+    @field_validator("chroma_host", "llm_base_url", "openai_api_key", "discord_token", "model_cache_dir",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
