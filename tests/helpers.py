@@ -74,3 +74,25 @@ def stop_server(proc) -> None:
     if proc.poll() is None:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+WORDS = (
+    "harbour council budget minister river school strike vote court bridge tariff drought museum "
+    "election airport vaccine festival border refinery railway startup orchestra glacier wildfire "
+    "protest satellite harvest treaty factory lawsuit stadium reservoir subway hospital senate union "
+    "ferry copper lithium census embassy pension tunnel forest summit festival ceasefire reactor"
+).split()
+
+
+def make_corpus(folder: Path, n: int, seed: int = 7) -> None:
+    """n synthetic articles of ~18 sentences each (no shared data needed)."""
+    import random
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True)
+    for i in range(n):
+        sentences = []
+        for _ in range(18):
+            words = rng.sample(WORDS, 9)
+            sentences.append(" ".join(words).capitalize() + f" in district {rng.randint(1, 999)}.")
+        (folder / f"story-{seed}-{i:03d}.txt").write_text(f"Report number {seed}-{i}\n\n" + " ".join(sentences) + "\n")

@@ -45,3 +45,49 @@ def test_ingest_search_ask_through_the_server(chroma_server, tmp_path, embedder,
     assert ans.answerable and "2,270" in ans.answer
     assert run_ingest(c, [seeds]).unchanged == 5
     c.close()
+
+
+def test_two_ingests_at_once_both_land_and_everything_uses_the_server(chroma_server, tmp_path, embedder,
+                                                                      tokenizer, seeds):
+    """Two real `newsdesk ingest` processes into one server collection at the same time, while
+    the bot's core answers; then briefing and summaries, all through the server."""
+    import os
+    import subprocess
+    from datetime import date
+
+    from helpers import make_corpus
+
+    from bot.config import BotConfig
+    from bot.core import BotCore
+    from rag.components import Components
+    from rag.settings import Settings
+
+    data = tmp_path / "data"
+    env = {**os.environ, "NEWSDESK_CHROMA_HOST": "127.0.0.1", "NEWSDESK_CHROMA_PORT": str(chroma_server),
+           "NEWSDESK_COLLECTION": "concurrent"}
+    settings = Settings(_env_file=None, data_dir=data, chroma_host="127.0.0.1", chroma_port=chroma_server,
+                        collection="concurrent")
+    c = Components(settings, embedder=embedder, tokenizer=tokenizer)
+    run_ingest(c, [seeds])
+    make_corpus(tmp_path / "a", 40, seed=3)
+    make_corpus(tmp_path / "b", 40, seed=4)
+    newsdesk = str(Path(sys.executable).with_name("newsdesk"))
+    procs = [subprocess.Popen([newsdesk, "ingest", str(tmp_path / name), "--data-dir", str(data)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for name in ("a", "b")]
+    core = BotCore(settings, BotConfig(token="x"), lambda s: Components(s, embedder=embedder, tokenizer=tokenizer))
+    while any(p.poll() is None for p in procs):
+        ans = core.ask(None, "How many Iranian drones did Russia launch in 2024?")
+        assert ans.answerable and "2,270" in ans.answer
+    assert [p.wait(timeout=600) for p in procs] == [0, 0]
+    fresh = Components(settings, embedder=embedder, tokenizer=tokenizer)
+    assert fresh.registry.counts()["articles"] == 5 + 40 + 40
+    assert_consistent(fresh)
+    from rag.briefing import make_briefing
+
+    b = make_briefing(fresh, date(2000, 1, 1), date.today(), max_stories=1000)
+    assert sum(len(s["article_ids"]) for s in b.stories) == 85 and all(s["citations"] for s in b.stories)
+    assert core.summarize(None, "Iran drones for Russia").citations
+    assert not (data / "chroma").exists()  # nothing embedded was written, by any process
+    core.close()
+    fresh.close()
+    c.close()

@@ -13,25 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from helpers import assert_consistent
-
-WORDS = (
-    "harbour council budget minister river school strike vote court bridge tariff drought museum "
-    "election airport vaccine festival border refinery railway startup orchestra glacier wildfire "
-    "protest satellite harvest treaty factory lawsuit stadium reservoir subway hospital senate union "
-    "ferry copper lithium census embassy pension tunnel forest summit festival ceasefire reactor"
-).split()
-
-
-def make_corpus(folder: Path, n: int) -> None:
-    rng = random.Random(7)
-    folder.mkdir(parents=True)
-    for i in range(n):
-        sentences = []
-        for _ in range(18):
-            words = rng.sample(WORDS, 9)
-            sentences.append(" ".join(words).capitalize() + f" in district {rng.randint(1, 999)}.")
-        (folder / f"story-{i:03d}.txt").write_text(f"Report number {i}\n\n" + " ".join(sentences) + "\n")
+from helpers import assert_consistent, make_corpus
 
 
 def committed_articles(db: Path) -> int:
