@@ -195,7 +195,7 @@ class OnnxEmbedder:
     name = MODEL_NAME
     dimension = DIMENSION
 
-    def __init__(self, model_path: Path, model_dir: Path | None = None, batch_size: int = 64):
+    def __init__(self, model_path: Path, model_dir: Path | None = None, batch_size: int = 16):
         self.model_path = model_path
         self.model_dir = model_dir or packaged_model_dir()
         self.batch_size = batch_size
@@ -206,6 +206,9 @@ class OnnxEmbedder:
 
         options = ort.SessionOptions()
         options.log_severity_level = 3
+        # The arena keeps the largest batch's buffers for good (over 1 GB at 64 x 256 tokens);
+        # without it memory goes back after each batch, at no measurable cost in speed.
+        options.enable_cpu_mem_arena = False
         try:
             return ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
@@ -239,7 +242,7 @@ class OnnxEmbedder:
         return out
 
 
-def build_embedder(backend: str = "auto", batch_size: int = 64, cache_dir: Path | None = None) -> Embedder:
+def build_embedder(backend: str = "auto", batch_size: int = 16, cache_dir: Path | None = None) -> Embedder:
     """The embedding backend named in settings: `onnx` (the int8 export, prepared once),
     `torch`, or `auto` (onnx, falling back to torch if it cannot be prepared)."""
     if backend == "torch":
