@@ -158,14 +158,9 @@ class Registry:
         return self._record(row) if row else None
 
     def find(self, key: str) -> ArticleRecord | None:
-        """An article by id, URL or ingested path."""
-        with self._lock:
-            row = self.db.execute(
-                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE article_id=? OR url=? OR path=? "
-                "ORDER BY duplicate_of IS NOT NULL, ingested_at LIMIT 1",
-                (key, key, key),
-            ).fetchone()
-        return self._record(row) if row else None
+        """An article by id, URL or ingested path (originals before duplicates)."""
+        found = self.find_all(key)
+        return found[0] if found else None
 
     def find_all(self, key: str) -> list[ArticleRecord]:
         """Every article with this id, URL or ingested path (a multi-article file has several)."""

@@ -4,11 +4,10 @@ LangChain's fake chat model, and every fallback. (The real LLM server: test_llm_
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
-from helpers import run_ingest
+from helpers import assert_cited, run_ingest
 
 from rag.answer import NOT_COVERED, LLMAnswerer, answer_question, format_passages
 from rag.citations import check_citations
@@ -34,12 +33,7 @@ def seed_index(tmp_path_factory, embedder, tokenizer):
 
 
 def assert_contract(c, answer) -> None:
-    """DESIGN.md: every [n] has a citation with that n; every quote is verbatim in its article."""
-    markers = {int(n) for n in re.findall(r"\[(\d+)\]", answer.answer)}
-    assert markers == {cit["n"] for cit in answer.citations}
-    assert [cit["n"] for cit in answer.citations] == list(range(1, len(answer.citations) + 1))
-    for cit in answer.citations:
-        assert cit["quote"] in c.registry.get(cit["article_id"], with_text=True).text
+    assert_cited(c, answer.answer, answer.citations)
 
 
 def test_seed_questions_extractive(seed_index):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import free_port, run_ingest, start_server, stop_server
+from helpers import assert_cited, free_port, run_ingest, start_server, stop_server
 
 pytestmark = pytest.mark.slow
 
@@ -39,13 +39,6 @@ def llama_server(tmp_path_factory):
     stop_server(proc)
 
 
-def _assert_cited(c, text: str, citations: list[dict]) -> None:
-    markers = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
-    assert markers == {cit["n"] for cit in citations}
-    for cit in citations:
-        assert cit["quote"] in c.registry.get(cit["article_id"], with_text=True).text
-
-
 def test_summary_and_briefing_through_the_server(llama_server, tmp_path, embedder, tokenizer, seeds):
     """Issue #4: summarize and briefing in LLM mode, through the same real server. (Runs before
     the test below, which stops the server.)"""
@@ -64,7 +57,7 @@ def test_summary_and_briefing_through_the_server(llama_server, tmp_path, embedde
     run_ingest(c, [seeds])
     rec = find_article(c, str(seeds / "001_a313d2a1cebfe225.txt"))
     s = summarize_article(c, rec)
-    _assert_cited(c, s.summary, s.citations)
+    assert_cited(c, s.summary, s.citations)
     assert {cit["article_id"] for cit in s.citations} <= {rec.article_id}
     # The server answered: either its summary passed the citation check, or it cited nothing
     # valid and the summary fell back, saying so. Never "unreachable".
@@ -75,7 +68,7 @@ def test_summary_and_briefing_through_the_server(llama_server, tmp_path, embedde
     assert b.stories and sum(len(st["article_ids"]) for st in b.stories) == 5
     for story in b.stories:
         assert story["citations"]
-        _assert_cited(c, story["summary"] + " ".join(story["differences"]), story["citations"])
+        assert_cited(c, story["summary"] + " ".join(story["differences"]), story["citations"])
     assert not any("unreachable" in w or "timed out" in w for w in b.warnings), b.warnings
     c.close()
 

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from helpers import run_ingest, write_article
+from helpers import assert_cited, run_ingest, write_article
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from rag.articles import article_passages, find_article
@@ -46,11 +46,7 @@ def library(tmp_path, components):
 
 
 def assert_contract(c, summary) -> None:
-    markers = {int(n) for n in re.findall(r"\[(\d+)\]", summary.summary)}
-    assert markers == {cit["n"] for cit in summary.citations}
-    assert [cit["n"] for cit in summary.citations] == list(range(1, len(summary.citations) + 1))
-    for cit in summary.citations:
-        assert cit["quote"] in c.registry.get(cit["article_id"], with_text=True).text
+    assert_cited(c, summary.summary, summary.citations)
 
 
 def test_extractive_article_summary_covers_more_than_the_lead(library):
