@@ -131,11 +131,8 @@ def help_seconds() -> float:
 
 def report_ingest(c, report, seconds: float, embedder, articles: int) -> None:
     """Ingest rates next to the bare model rate on the same passage texts."""
-    from rag.chunking import embedded_text, embedding_prefix
-
-    rows = c.registry.db.execute(
-        "SELECT c.text, a.title, a.source FROM chunks c JOIN articles a USING (article_id)").fetchall()
-    sample = [embedded_text(embedding_prefix(r[1], r[2]), r[0]) for r in rows]
+    rows = c.registry.db.execute("SELECT text FROM chunks").fetchall()
+    sample = [r[0] for r in rows]  # what the model reads: the passages as they are
     with Timer() as t_bare:
         embedder.embed(sample)
     bare_rate = len(sample) / t_bare.seconds

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import dedup
-from .chunking import Chunker, embedded_text, embedding_prefix
+from .chunking import EMBED_FORMAT, Chunker, embedded_text
 from .components import Components
 from .dates import utc_now
 from .loaders import Loader
@@ -157,7 +157,7 @@ class Ingestor:
         existing = self.c.registry.get(article_id)
         th = text_hash(art.text)
         published = art.published.isoformat() if art.published else None
-        version = stable_hash(th, art.title, art.source, art.author, published, art.url)
+        version = stable_hash(th, art.title, art.source, art.author, published, art.url, f"e{EMBED_FORMAT}")
         if existing and existing.version == version and not force:
             self._finish(existing, "unchanged")
             return
@@ -175,7 +175,7 @@ class Ingestor:
             record.duplicate_of, record.similarity = original, round(sim, 3)
             self._queue(_Pending(record, "duplicate", [], "", None, had_vectors))
             return
-        prefix, prefix_tokens = self.chunker.fit_prefix(embedding_prefix(art.title, art.source))
+        prefix, prefix_tokens = "", 0  # passages are embedded alone (see chunking.py)
         chunks = self.chunker.chunk(art.text, prefix_tokens)
         record.chunks = len(chunks)
         status = "updated" if existing else "added"
