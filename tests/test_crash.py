@@ -60,6 +60,6 @@ def test_sigkill_mid_ingest_then_rerun_is_consistent(tmp_path, settings, embedde
         assert_consistent(c)
         # Every article is findable by its own unique heading, exactly once.
         titles = [r.title for r in c.registry.articles()]
-        assert sorted(titles) == sorted(f"Report number {i}" for i in range(n))
+        assert sorted(titles) == sorted(f"Report number 7-{i}" for i in range(n))
     finally:
         c.close()
