@@ -41,6 +41,7 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/seed_qa.py
 	$(BIN)/python benchmarks/retrieval.py --articles 400
 	$(BIN)/python benchmarks/briefing.py --articles 400
+	$(BIN)/python benchmarks/scale.py --sizes 1000,10000,100000
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check rag bot prompts tests benchmarks
