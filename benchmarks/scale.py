@@ -119,6 +119,7 @@ def main() -> None:
     require(RTQA)
     sizes = [int(s) for s in args.sizes.split(",")]
     work = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
     data = work / "index"
     c = components(data)
     records = [r for r in load_jsonl(RTQA / "corpus.jsonl") if (r.get("text") or "").strip()]

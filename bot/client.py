@@ -67,6 +67,7 @@ class NewsdeskBot(discord.Client):
         self.posted = PostedBriefings(core.settings.data_dir / "bot" / "briefings-posted.json")
         self.cooldowns: dict[tuple[int, str], float] = {}
         self.conversations: dict[int, list[Turn]] = {}
+        self.briefing_failures: dict[tuple[int, date], int] = {}
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsdesk-core")
 
     # --- plumbing ----------------------------------------------------------------------------
@@ -252,7 +253,7 @@ class NewsdeskBot(discord.Client):
         if isinstance(target, discord.Thread):
             turns = self.conversations.setdefault(target.id, history)
             turns += [("user", question), ("bot", answer.answer)]
-            del turns[:-2 * max(1, self.config.history_turns)]
+            del turns[:-2 * self.config.history_turns or len(turns)]
 
     async def _history(self, channel, before: discord.Message) -> list[Turn]:
         """Earlier turns of a thread: remembered, or (after a restart) read back from Discord."""
@@ -295,13 +296,17 @@ class NewsdeskBot(discord.Client):
         for cid in self.config.briefing_channels:
             if self.posted.last_posted(cid) == now.date():
                 continue
+            tries = self.briefing_failures.get((cid, now.date()), 0)
+            if tries >= 3:  # failing every minute helps no one; tomorrow starts afresh
+                continue
             try:
                 channel = self.get_channel(cid) or await self.fetch_channel(cid)
                 b = await self.run_core(self.core.briefing, channel.guild.id, day)
                 for part in briefing_messages(b.markdown):
                     await channel.send(part, allowed_mentions=NO_PINGS)
             except Exception:
-                log.exception("could not post the daily briefing to channel %s", cid)
+                self.briefing_failures[(cid, now.date())] = tries + 1
+                log.exception("could not post the daily briefing to channel %s (try %d of 3 today)", cid, tries + 1)
                 continue
             self.posted.mark_posted(cid, now.date())
             done.append(cid)

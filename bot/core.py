@@ -73,7 +73,7 @@ class BotCore:
         """A follow-up rewritten to stand alone: by the LLM when one is configured, otherwise
         the previous question is added as context (retrieval then finds the same articles)."""
         asked = [text for role, text in history if role == "user"]
-        if not asked:
+        if not asked or self.config.history_turns == 0:
             return question
         if c.settings.llm_enabled or self.chat_model is not None:
             try:

@@ -16,7 +16,17 @@ EMBED_TOTAL_LIMIT = 6000   # all text of all embeds in one message
 EMBEDS_PER_MESSAGE = 10
 QUOTE_CHARS = 300          # a source's quote, shortened for the field (the full one is in --json)
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’)\]]*\s+")
+_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(\s+)")
+
+
+def _sentences(text: str) -> list[str]:
+    """Sentences of `text`, each keeping its closing quotes or brackets."""
+    out, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        out.append(text[start:m.start(1)])
+        start = m.end(1)
+    out.append(text[start:])
+    return [x for x in out if x]
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -26,7 +36,7 @@ def split_text(text: str, limit: int) -> list[str]:
     if len(text) <= limit:
         return [text] if text else []
     for sep in ("\n\n", "\n", None, " "):
-        parts = _SENTENCE_END.split(text) if sep is None else text.split(sep)
+        parts = _sentences(text) if sep is None else text.split(sep)
         joiner = " " if sep is None else sep
         if len(parts) < 2:
             continue

@@ -202,9 +202,9 @@ class ExtractiveAnswerer:
 
         Two tests: its score reaches the threshold, and, when the question has common
         (lower-case) content words, one of them is in the best sentence or one scoring within 0.1
-        of it: the same word (stem), or a word the model finds close (cosine >= 0.6:
-        buying/purchasing 0.88, selling/sold 0.62, say/said 0.64, but president/leader 0.58,
-        troops/weapons 0.57). This catches questions that only share a name with the articles
+        of it: the same word (stem), or a word the model finds close (cosine >= 0.65:
+        buying/purchasing 0.88, hold/held 0.74, but president/leader 0.58, troops/weapons
+        0.57). This catches questions that only share a name with the articles
         ("What is the population of Tatarstan?"); see the near-miss set in benchmarks/seed_qa.py.
         """
         if not scored or scored[0].score < self.threshold:
@@ -217,7 +217,8 @@ class ExtractiveAnswerer:
             if cand.score < scored[0].score - 0.1:
                 break
             sentence = self._article(passages[cand.passage_index])[cand.start:cand.end]
-            words.update(w.lower() for w in _common_words(sentence).split() if content_words(w))
+            # names count here: "who is zelensky" matches "Zelensky"
+            words.update(w.lower() for w in re.findall(r"[A-Za-z][\w'’-]*", sentence) if content_words(w))
         stems = {w: content_words(w)[0] for w in focus | words}
         # Stems are truncations, so "ship"/"shipping" and "selli"/"sell" (selling/sold) differ:
         # a word matches when one stem begins with the other (4 letters at least).
@@ -361,7 +362,11 @@ def describe_llm_error(exc: Exception) -> str:
         return "the LLM timed out"
     if "Connection" in name:
         return "the LLM server is unreachable"
-    return f"the LLM failed ({name}: {str(exc)[:160]})"
+    if "Authentication" in name or "PermissionDenied" in name:
+        return "the LLM server refused the API key (check OPENAI_API_KEY)"
+    # Error texts can echo a (masked) key: never pass one on to users or logs.
+    detail = re.sub(r"\b(sk|key|token)[-_][\w*.-]+", r"\1-***", str(exc)[:160], flags=re.I)
+    return f"the LLM failed ({name}: {detail})"
 
 
 def answer_question(c: Components, question: str, k: int = 5, filters: SearchFilters | None = None,

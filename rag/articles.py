@@ -30,8 +30,11 @@ def find_article(c: Components, key: str) -> ArticleRecord | None:
     if not c.registry_exists():
         return None
     keys = [key]
-    if Path(key).exists():
-        keys.append(str(Path(key).resolve()))
+    try:
+        if Path(key).exists():
+            keys.append(str(Path(key).resolve()))
+    except (OSError, ValueError):  # not a usable path (too long, NUL byte): an id, URL or topic
+        pass
     if key.lower().startswith(("http://", "https://")):
         keys += [normalize_url(key), key.rstrip("/")]
     for k in keys:

@@ -12,7 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -91,7 +93,7 @@ def save(c: Components, briefing: Briefing) -> Path:
     data = briefing.as_json() | {"fingerprint": briefing.fingerprint}
     for target, text in ((path, json.dumps(data, ensure_ascii=False, indent=1)),
                          (path.with_suffix(".md"), briefing.markdown)):
-        tmp = target.with_suffix(target.suffix + ".tmp")
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(text, encoding="utf-8")
         tmp.replace(target)
     return path
@@ -110,7 +112,12 @@ def make_briefing(c: Components, since: date, until: date, refresh: bool = False
             return saved
     briefing = compute_briefing(c, since, until, window, chat_model, max_stories)
     briefing.fingerprint = fingerprint
-    save(c, briefing)
+    if use_llm and briefing.mode != "llm" and window:
+        return briefing  # the LLM failed: do not keep a fallback as if it were the LLM's briefing
+    try:
+        save(c, briefing)
+    except OSError as exc:
+        briefing.warnings.append(f"could not save the briefing under {c.data_dir}: {exc.strerror or exc}")
     return briefing
 
 

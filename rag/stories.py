@@ -244,8 +244,10 @@ class Finding:
 
 
 def _short(sentence: str, limit: int = 160) -> str:
-    """A sentence shortened for inline quoting (the citation keeps it whole)."""
-    return sentence if len(sentence) <= limit else sentence[:limit - 1].rsplit(" ", 1)[0] + "…"
+    """A sentence shortened for inline quoting (the citation keeps it whole); square brackets
+    become round ones, so article text can never read as a citation marker."""
+    text = sentence if len(sentence) <= limit else sentence[:limit - 1].rsplit(" ", 1)[0] + "…"
+    return text.replace("[", "(").replace("]", ")")
 
 
 def _outlet(rec: ArticleRecord) -> str:
@@ -276,7 +278,8 @@ def differences(records: list[ArticleRecord], texts: dict[str, str],
         s, e = max(spans, key=lambda sp: (opinion_cues(plain[sp[0]:sp[1]]), -sp[0]))
         why = "its URL files it under opinion" if opinion_cues(plain[s:e]) == 0 else "it argues rather than reports"
         findings.append(Finding(
-            f"Opinion rather than reporting: {_outlet(rec)}'s “{rec.title}” ({why}), e.g. “{_short(text[s:e])}” [1]",
+            f"Opinion rather than reporting: {_short(_outlet(rec))}'s “{_short(rec.title, 200)}” ({why}), "
+            f"e.g. “{_short(text[s:e])}” [1]",
             [(rec.article_id, s, e)]))
     if len({_outlet(r) if r.source else r.article_id for r in records}) < 2:
         return findings
@@ -310,7 +313,8 @@ def differences(records: list[ArticleRecord], texts: dict[str, str],
         used.update((i, j))
         a, b = sents[i], sents[j]
         findings.append(Finding(
-            f"Figures differ: {_outlet(a[0])} reports “{_short(a[3])}” [1], while {_outlet(b[0])} reports “{_short(b[3])}” [2]",
+            f"Figures differ: {_short(_outlet(a[0]))} reports “{_short(a[3])}” [1], while {_short(_outlet(b[0]))} "
+            f"reports “{_short(b[3])}” [2]",
             [(a[0].article_id, a[1], a[2]), (b[0].article_id, b[1], b[2])]))
         if sum(f.text.startswith("Figures") for f in findings) >= max_figures:
             break

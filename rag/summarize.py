@@ -76,8 +76,10 @@ class Sentence:
                        score=p.score, ord=p.ord, start=self.start, end=self.end)
 
 
-def candidate_sentences(passages: list[Passage], article_text: Callable[[str], str | None]) -> list[Sentence]:
-    """The distinct, summary-worthy sentences of the passages (offsets into their articles)."""
+def candidate_sentences(passages: list[Passage], article_text: Callable[[str], str | None],
+                        strict: bool = True) -> list[Sentence]:
+    """The distinct, summary-worthy sentences of the passages (offsets into their articles);
+    not `strict`: every sentence (for texts whose sentences all fail the usual filters)."""
     out: list[Sentence] = []
     seen: set[tuple[str, int]] = set()
     spans: dict[str, list[tuple[int, int]]] = {}
@@ -95,7 +97,8 @@ def candidate_sentences(passages: list[Passage], article_text: Callable[[str], s
                 s = lead.end()
             text = article[s:e]
             words = len(text.split())
-            if words < 6 or words > 80 or _BOILERPLATE.search(text) or text.rstrip("\"'”’").endswith("?"):
+            if strict and (words < 6 or words > 80 or _BOILERPLATE.search(text)
+                           or text.rstrip("\"'”’").endswith("?")):
                 continue
             seen.add((p.article_id, s))
             out.append(Sentence(p, s, e, text, pos))
@@ -174,7 +177,8 @@ def compose(chosen: list[Sentence], order: list[str] | None = None) -> tuple[str
     rank = {a: i for i, a in enumerate(order)}
     ordered = sorted(chosen, key=lambda s: (rank.get(s.passage.article_id, len(rank)), s.start))
     passages = [s.as_passage() for s in ordered]
-    text = " ".join(f"{s.text} [{i}]" for i, s in enumerate(ordered, 1))
+    # Brackets inside article text would read as citation markers: shown round (quotes stay exact).
+    text = " ".join(f"{s.text.replace('[', '(').replace(']', ')')} [{i}]" for i, s in enumerate(ordered, 1))
     return text, passages, {i: s.text for i, s in enumerate(ordered, 1)}
 
 
@@ -294,7 +298,7 @@ def extractive_summary(c: Components, passages: list[Passage], n: int, focus_que
                        article_text: Callable[[str], str | None], order: list[str] | None = None,
                        per_article: int = 2) -> tuple[str, list[Passage], dict[int, str]]:
     """The extractive summary text, its sentence passages and quotes."""
-    sentences = candidate_sentences(passages, article_text)
+    sentences = candidate_sentences(passages, article_text) or candidate_sentences(passages, article_text, False)
     focus = None
     if focus_query and sentences:
         vecs = c.embedder.embed([focus_query] + [s.text for s in sentences])
