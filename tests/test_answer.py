@@ -68,7 +68,7 @@ def test_near_miss_questions_are_refused(seed_index):
     population of Tatarstan?") are refused, not answered with a sentence that merely mentions them."""
     answers = [answer_question(seed_index, q) for q in QUESTIONS["near_miss"]]
     refused = [a for a in answers if not a.answerable]
-    # 10 of 15 when written.
+    # 9 of 15 when written (lower-case names in questions match capitalized ones in articles).
     assert len(refused) >= 0.6 * len(answers), [a.question for a in answers if a.answerable]
 
 
