@@ -204,6 +204,9 @@ class NewsdeskBot(discord.Client):
         await interaction.response.defer(thinking=True)
         try:
             report = await self.run_core(self.core.ingest, interaction.guild_id, url)
+        except ValueError as exc:  # a refused URL: say why
+            return await interaction.followup.send(f"Cannot ingest {url}: {exc}"[:2000], ephemeral=True,
+                                                   allowed_mentions=NO_PINGS)
         except Exception:
             return await self._fail(interaction, "/ingest")
         if report.failed:

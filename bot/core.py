@@ -26,6 +26,27 @@ log = logging.getLogger(__name__)
 Turn = tuple[str, str]  # (role "user" | "bot", text)
 
 
+def refuse_private_address(url: str) -> None:
+    """Raise ValueError when a URL's host resolves to a loopback, private, link-local or other
+    non-public address: members of a Discord server must not make the bot's host fetch its own
+    internal services (cloud metadata, local admin pages) and read them back."""
+    import ipaddress
+    import socket
+    from urllib.parse import urlsplit
+
+    host = urlsplit(url).hostname
+    if not host:
+        raise ValueError("give an http(s) URL with a host name")
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        raise ValueError(f"cannot resolve {host}") from None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not ip.is_global:
+            raise ValueError(f"{host} is a private or local address; the bot only fetches public sites")
+
+
 class BotCore:
     """The core, one collection per guild (NEWSDESK_GUILD_COLLECTIONS), backends shared."""
 
@@ -128,6 +149,7 @@ class BotCore:
 
         if not re.match(r"^https?://\S+$", url.strip()):
             raise ValueError("give an http(s) URL of an article or a feed")
+        refuse_private_address(url.strip())
         c = self.components(guild_id)
         with self._ingest_lock, c.writing():
             return Ingestor(c).ingest([url.strip()])

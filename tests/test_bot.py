@@ -184,7 +184,12 @@ def test_ingest_needs_manage_server_or_a_role(core):
         run(bot.tree.get_command("ingest").callback(inter, url="http://127.0.0.1:9/story"))
         assert rec.calls[0][0] == "defer"
         reply = rec.calls[-1][1]["content"]
-        assert reply.startswith("Could not ingest http://127.0.0.1:9/story")  # port 9: nothing listens
+        # Allowed to ingest, but never the bot host's own network (cloud metadata, local services).
+        assert reply.startswith("Cannot ingest http://127.0.0.1:9/story: 127.0.0.1 is a private or local address")
+    for url in ("http://169.254.169.254/latest/meta-data", "http://10.0.0.5/admin", "http://localhost:8000/"):
+        inter, rec = interaction(manage_guild=True)
+        run(bot.tree.get_command("ingest").callback(inter, url=url))
+        assert "private or local address" in rec.calls[-1][1]["content"], url
 
 
 def test_bad_options_get_a_short_message_not_an_error(core):
