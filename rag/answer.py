@@ -15,7 +15,7 @@ import logging
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -69,9 +69,8 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        """The JSON object of DESIGN.md."""
-        return {"question": self.question, "answer": self.answer, "answerable": self.answerable,
-                "mode": self.mode, "citations": self.citations, "warnings": self.warnings}
+        """The JSON object of DESIGN.md (the fields, in order)."""
+        return asdict(self)
 
 
 # Irregular past forms news questions and articles mix ("What did X say" / "X said").
@@ -234,9 +233,11 @@ class ExtractiveAnswerer:
         sims = vecs[:len(focus)] @ vecs[len(focus):].T
         return bool(sims.size and sims.max() >= 0.65)
 
-    def answer(self, question: str, passages: list[Passage]) -> tuple[str, bool, dict[int, str]]:
-        """(answer text with [n] markers into `passages`, answerable, quote per passage number)."""
-        scored = self.score(question, passages)
+    def answer(self, question: str, passages: list[Passage],
+               scored: list[ScoredSentence] | None = None) -> tuple[str, bool, dict[int, str]]:
+        """(answer text with [n] markers into `passages`, answerable, quote per passage number);
+        `scored` reuses a scoring of these passages already made."""
+        scored = self.score(question, passages) if scored is None else scored
         if not self.relevant(question, passages, scored):
             return NOT_COVERED, False, {}
         best = scored[0]
@@ -379,6 +380,7 @@ def answer_question(c: Components, question: str, k: int = 5, filters: SearchFil
     if not passages:
         return Answer(question, NOT_COVERED, False, "extractive")
     warnings: list[str] = []
+    scored = None
     use_llm = llm is not None or c.settings.llm_enabled
     if use_llm:
         # The relevance gate runs first: when nothing relevant was retrieved, no LLM is asked,
@@ -399,7 +401,7 @@ def answer_question(c: Components, question: str, k: int = 5, filters: SearchFil
         except LLMError as exc:
             log.info("LLM failed: %s", exc)
             warnings.append(f"{exc}; answered extractively")
-    text, answerable, quotes = extractive.answer(question, passages)
+    text, answerable, quotes = extractive.answer(question, passages, scored)  # an LLM fallback reuses its scoring
     if not answerable:
         return Answer(question, text, False, "extractive", [], warnings)
     checked = check_citations(text, passages, article_text, quotes)

@@ -16,7 +16,7 @@ import logging
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -53,9 +53,8 @@ class Summary:
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        """The JSON object of DESIGN.md."""
-        return {"target": self.target, "summary": self.summary, "mode": self.mode,
-                "citations": self.citations, "warnings": self.warnings}
+        """The JSON object of DESIGN.md (the fields, in order)."""
+        return asdict(self)
 
 
 @dataclass
