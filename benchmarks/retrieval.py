@@ -52,16 +52,11 @@ def eval_questions(doc_ids: set[str]) -> list[dict]:
     return out
 
 
-def first_hit(texts: list[str], answers: list[str]) -> int | None:
-    """0-based rank of the first passage holding a gold answer string, or None."""
-    for i, text in enumerate(texts):
-        if contains_answer([text], answers):
-            return i
-    return None
+def quiz_day(q: dict):
+    """The day the dataset searched for a question's articles (the quiz day + 1)."""
+    from datetime import date, timedelta
 
-
-def _hit(rank: int | None, k: int) -> bool:
-    return rank is not None and rank < k
+    return date.fromisoformat(q["question_date"].replace("/", "-")) + timedelta(days=1)
 
 
 def sign_test(wins: int, losses: int) -> float:
@@ -107,10 +102,17 @@ class Baseline:
             self.col.add(ids=ids[i:i + 256], documents=part, embeddings=self.embedder.embed(part))
         return len(texts), time.perf_counter() - t
 
-    def search(self, query: str, k: int) -> list[str]:
-        res = self.col.query(query_embeddings=[self.embedder.embed([query])[0]], n_results=k,
+    def search(self, query: str, k: int, published: dict | None = None, until=None) -> list[str]:
+        """The k nearest chunks; with `until`, chunks of articles published after it are left out."""
+        n = k if until is None else k * 8
+        res = self.col.query(query_embeddings=[self.embedder.embed([query])[0]], n_results=n,
                              include=["documents"])
-        return res["documents"][0]
+        docs = []
+        for cid, doc in zip(res["ids"][0], res["documents"][0]):
+            day = (published or {}).get(cid.rsplit(":", 1)[0])
+            if until is None or day is None or day <= until:
+                docs.append(doc)
+        return docs[:k]
 
 
 def cold_ask_seconds(data_dir: Path) -> float:
@@ -159,8 +161,9 @@ def main() -> None:
     args = ap.parse_args()
     require(RTQA)
     from rag.answer import ExtractiveAnswerer, answer_question
+    from rag.dates import parse_date
     from rag.embeddings import build_embedder
-    from rag.retrieval import RetrievalConfig, retrieve
+    from rag.retrieval import RetrievalConfig, SearchFilters, retrieve
 
     tmp = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -192,52 +195,69 @@ def main() -> None:
                       f"{t_base.seconds / t_ingest.seconds:.2f}x the naive baseline's speed")
 
     # --- recall ----------------------------------------------------------------------------
+    # Recall@k is measured on a retrieval of exactly k passages (what `ask --k` and `search --k`
+    # show), not on the first k of a longer list: caps and diversity act differently at each k.
     doc_ids = {r["doc_id"] for r in records}
+    published = {r["doc_id"]: parse_date(r.get("published_date") or "") for r in records}
     questions = eval_questions(doc_ids)
     default = RetrievalConfig()
     variants = {
         "Newsdesk hybrid (default)": default,
-        "hybrid, keyword weight 1.0": RetrievalConfig(keyword_weight=1.0),
+        "hybrid, hard outlet cap 60 % (before)": RetrievalConfig(source_share=0.6, outlet_gate=99.0),
+        "hybrid, no outlet diversity": RetrievalConfig(outlet_gate=99.0),
+        "hybrid, no per-article/outlet caps": RetrievalConfig(per_article=99, outlet_gate=99.0, near_identical=1.01),
         "hybrid, keyword weight 0.5": RetrievalConfig(keyword_weight=0.5),
-        "hybrid, keyword weight 0.3": RetrievalConfig(keyword_weight=0.3),
-        "hybrid, no caps": RetrievalConfig(per_article=99, source_share=1.0, near_identical=1.01),
-        "hybrid, 3 per article": RetrievalConfig(per_article=3),
+        "hybrid, no recency bonus": RetrievalConfig(recency_weight=0.0),
         "dense only": RetrievalConfig(mode="dense"),
         "keyword only": RetrievalConfig(mode="keyword"),
     }
     tuned = {q["question_id"] for q in eval_questions({r["doc_id"] for r in records[:args.tuned_on]})}
     held_out = {q["question_id"] for q in questions} - tuned
     names = [*variants, "naive baseline"] if baseline else list(variants)
-    # per question and retriever: the smallest k in KS at which the answer string was found
-    found: dict[str, dict[str, int | None]] = {name: {} for name in names}
+    # Two ways of asking: (a) today, long after the articles (no relative date in a question
+    # points at them); (b) on the quiz's own day: "this week" counts back from the day the dataset
+    # searched, and for both systems articles published after it are left out (they did not
+    # exist yet).
+    scenarios = [("asked today", None), ("asked on the quiz day", "quiz")]
     latencies = []
-    for q in questions:
-        for name, cfg in variants.items():
-            t = time.perf_counter()
-            passages = retrieve(c, q["question"], max(KS), config=cfg)
-            if cfg is default:
-                latencies.append(time.perf_counter() - t)
-            found[name][q["question_id"]] = first_hit([p.text for p in passages], q["answer_texts"])
-        if baseline:
-            texts = baseline.search(q["question"], max(KS))
-            found["naive baseline"][q["question_id"]] = first_hit(texts, q["answer_texts"])
-    subsets = [("all", {q["question_id"] for q in questions})]
-    if held_out and tuned & subsets[0][1]:
-        subsets += [(f"held out: not used to choose the defaults (answer not in the first {args.tuned_on} articles)",
-                     held_out)]
-    for label, ids in subsets:
-        print(f"\n## Answer-string recall@k, {label}: {len(ids)} RealTime QA questions whose answer string is in the index")
-        print("| retriever | " + " | ".join(f"@{k}" for k in KS) + " |")
-        print("|---|" + "---|" * len(KS))
-        for name in names:
-            row = [sum(1 for i in ids if (h := found[name][i]) is not None and h < k) / max(1, len(ids)) for k in KS]
-            print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
-        if baseline:
-            ours, base = found["Newsdesk hybrid (default)"], found["naive baseline"]
-            only_ours = sum(1 for i in ids if _hit(ours[i], 5) and not _hit(base[i], 5))
-            only_base = sum(1 for i in ids if _hit(base[i], 5) and not _hit(ours[i], 5))
-            print(f"- @5, paired: {only_ours} questions found only by Newsdesk, {only_base} only by the baseline; "
-                  f"one-sided sign test p = {sign_test(only_ours, only_base):.4f}")
+    for scenario, how in scenarios:
+        # per question and retriever: which k in KS found the answer string
+        found: dict[str, dict[str, set[int]]] = {name: {} for name in names}
+        for q in questions:
+            as_of = quiz_day(q) if how else None
+            filters = SearchFilters(until=as_of, as_of=as_of) if as_of else None
+            for name, cfg in variants.items():
+                hits = set()
+                for k in KS:
+                    t = time.perf_counter()
+                    passages = retrieve(c, q["question"], k, filters, cfg)
+                    if cfg is default and k == 5 and not how:
+                        latencies.append(time.perf_counter() - t)
+                    if contains_answer([p.text for p in passages], q["answer_texts"]):
+                        hits.add(k)
+                found[name][q["question_id"]] = hits
+            if baseline:
+                texts = baseline.search(q["question"], max(KS), published, as_of)
+                found["naive baseline"][q["question_id"]] = {k for k in KS if contains_answer(texts[:k], q["answer_texts"])}
+        subsets = [("all", {q["question_id"] for q in questions})]
+        if held_out and tuned & subsets[0][1]:
+            subsets += [(f"held out: not used to choose the defaults (answer not in the first {args.tuned_on} articles)",
+                         held_out)]
+        for label, ids in subsets:
+            print(f"\n## Answer-string recall@k, {scenario}, {label}: {len(ids)} RealTime QA questions whose "
+                  "answer string is in the index")
+            print("| retriever | " + " | ".join(f"@{k}" for k in KS) + " |")
+            print("|---|" + "---|" * len(KS))
+            for name in names:
+                row = [sum(1 for i in ids if k in found[name][i]) / max(1, len(ids)) for k in KS]
+                print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+            if baseline:
+                ours, base = found["Newsdesk hybrid (default)"], found["naive baseline"]
+                for k in (1, 5):
+                    only_ours = sum(1 for i in ids if k in ours[i] and k not in base[i])
+                    only_base = sum(1 for i in ids if k in base[i] and k not in ours[i])
+                    print(f"- @{k}, paired: {only_ours} questions found only by Newsdesk, {only_base} only by the "
+                          f"baseline; one-sided sign test p = {sign_test(only_ours, only_base):.4f}")
 
     # --- answering and refusal --------------------------------------------------------------
     ex = ExtractiveAnswerer(c)
@@ -258,7 +278,7 @@ def main() -> None:
           f"{refused_nodocs}/{len(no_docs)}")
 
     print("\n## Latency (warm, this process)")
-    print(f"- search (hybrid, k=10): p50 {percentile(latencies, 50) * 1000:.0f} ms, p95 {percentile(latencies, 95) * 1000:.0f} ms")
+    print(f"- search (hybrid, k=5): p50 {percentile(latencies, 50) * 1000:.0f} ms, p95 {percentile(latencies, 95) * 1000:.0f} ms")
     print(f"- ask (extractive, k=5): p50 {percentile(answer_lat, 50) * 1000:.0f} ms, p95 {percentile(answer_lat, 95) * 1000:.0f} ms")
     seeds_dir = tmp / "seeds-index"
     ingest(components(seeds_dir, embedder=embedder), [require(SEEDS)])

@@ -56,11 +56,6 @@ class Briefing:
                 "warnings": self.warnings}
 
 
-def today(tz: ZoneInfo) -> date:
-    """Today in the configured time zone."""
-    return datetime.now(tz).date()
-
-
 def briefing_path(c: Components, since: date, until: date) -> Path:
     """Where the briefing for a window is saved (JSON; the Markdown sits beside it)."""
     return c.data_dir / "briefings" / c.settings.collection / f"{since.isoformat()}_{until.isoformat()}.json"

@@ -101,7 +101,10 @@ def common_options(fn: Callable) -> Callable:
 
 
 def filter_options(fn: Callable) -> Callable:
-    """--k, --source, --since, --until for retrieval commands."""
+    """--k, --source, --since, --until, --as-of for retrieval commands."""
+    fn = click.option("--as-of", "as_of", callback=_parse_date, metavar="DATE",
+                      help="Ask as if on this day: \"this week\" or \"recently\" in the question count "
+                           "back from it [default: today].")(fn)
     fn = click.option("--until", callback=_parse_date, metavar="DATE", help="Published on or before (YYYY-MM-DD).")(fn)
     fn = click.option("--since", callback=_parse_date, metavar="DATE", help="Published on or after (YYYY-MM-DD).")(fn)
     fn = click.option("--source", metavar="OUTLET", help="Only this outlet (case-insensitive).")(fn)
@@ -227,14 +230,14 @@ def _print_ingest_report(report) -> None:
 @filter_options
 @common_options
 def search(query: str, k: int, source: str | None, since: date | None, until: date | None,
-           settings, as_json: bool) -> None:
+           as_of: date | None, settings, as_json: bool) -> None:
     """Show the passages that best match QUERY (no answer). Use - to read queries from stdin."""
     from .retrieval import SearchFilters
     from .retrieval import search as run_search
 
     _check_window(since, until)
     c = _components(settings)
-    filters = SearchFilters(source=source, since=since, until=until)
+    filters = SearchFilters(source=source, since=since, until=until, as_of=_as_of(as_of, settings))
     queries = [q.strip() for q in sys.stdin if q.strip()] if query == "-" else [query]
     if query != "-" and not query.strip():
         raise click.UsageError("the query is empty")
@@ -258,6 +261,15 @@ def _warn_if_empty(c, echo: bool = True) -> list[str]:
     if echo:
         _stderr().print(f"warning: {message}", style="yellow", markup=False)
     return [message]
+
+
+def _as_of(as_of: date | None, settings) -> date:
+    """The day a question is asked: --as-of, else today in the configured time zone."""
+    from zoneinfo import ZoneInfo
+
+    from .dates import today
+
+    return as_of or today(ZoneInfo(settings.timezone))
 
 
 def _check_window(since: date | None, until: date | None) -> None:
@@ -311,7 +323,7 @@ def _print_passages(query: str, passages, show_query: bool) -> None:
 @filter_options
 @common_options
 def ask(question: str, k: int, source: str | None, since: date | None, until: date | None,
-        settings, as_json: bool) -> None:
+        as_of: date | None, settings, as_json: bool) -> None:
     """Answer QUESTION from the indexed articles, citing the passages used.
 
     With an LLM configured (NEWSDESK_LLM_BASE_URL or OPENAI_API_KEY) the answer is written by
@@ -335,7 +347,8 @@ def ask(question: str, k: int, source: str | None, since: date | None, until: da
         click.echo(piece, nl=False)
 
     with busy:
-        result = answer_question(c, question, k, SearchFilters(source=source, since=since, until=until),
+        result = answer_question(c, question, k, SearchFilters(source=source, since=since, until=until,
+                                                               as_of=_as_of(as_of, settings)),
                                  on_token=None if as_json else on_token)
     result.warnings = empty + result.warnings
     c.close()
@@ -444,7 +457,8 @@ def briefing(day: date | None, since: date | None, until: date | None, out: Path
     """
     from zoneinfo import ZoneInfo
 
-    from .briefing import make_briefing, today
+    from .briefing import make_briefing
+    from .dates import today
 
     if day and (since or until):
         raise click.UsageError("give --date, or --since/--until, not both")

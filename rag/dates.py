@@ -7,7 +7,8 @@ published date; a date merely mentioned in the body never does.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 _MONTHS = (
     r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
@@ -124,6 +125,11 @@ def day_number(d: date) -> int:
     return d.year * 10000 + d.month * 100 + d.day
 
 
+def today(tz: ZoneInfo) -> date:
+    """Today in the configured time zone."""
+    return datetime.now(tz).date()
+
+
 def utc_now() -> datetime:
     """The current time, timezone-aware UTC."""
     return datetime.now(UTC)
@@ -132,3 +138,24 @@ def utc_now() -> datetime:
 def start_of(d: date) -> datetime:
     """Midnight UTC at the start of `d`."""
     return datetime.combine(d, time.min, tzinfo=UTC)
+
+
+# Relative time in a question, and how far back it reaches from the day it is asked.
+_RECENCY = [
+    (re.compile(r"\b(?:today|tonight|yesterday)\b", re.I), 2),
+    (re.compile(r"\blast week(?:end)?\b", re.I), 15),
+    (re.compile(r"\b(?:this|past) week(?:end)?\b|\bon (?:mon|tues|wednes|thurs|fri|satur|sun)day\b", re.I), 8),
+    (re.compile(r"\b(?:recent(?:ly)?|latest|newly|(?:this|past|last) month)\b", re.I), 31),
+]
+_THIS_YEAR = re.compile(r"\bthis year\b", re.I)
+
+
+def recency_window(question: str, as_of: date) -> date | None:
+    """The first day of the period a question's own words point to ("this week", "recently",
+    "yesterday", "this year"), counted back from `as_of`; None when it names no such period."""
+    for pattern, days in _RECENCY:
+        if pattern.search(question):
+            return as_of - timedelta(days=days)
+    if _THIS_YEAR.search(question):
+        return date(as_of.year, 1, 1)
+    return None

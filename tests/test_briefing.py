@@ -164,7 +164,7 @@ def test_empty_window_is_a_friendly_briefing(news):
 def test_undated_articles_fall_in_by_ingestion_day_and_are_marked(tmp_path, components):
     from zoneinfo import ZoneInfo
 
-    from rag.briefing import today
+    from rag.dates import today
 
     write_article(tmp_path / "a", "undated.md", "Budget vote", BUDGET, outlet="Coastal Times")
     run_ingest(components, [tmp_path / "a"])

@@ -57,6 +57,8 @@ def test_ingest_json_contract_and_exit_codes(cli, tmp_path):
 def test_usage_errors_exit_2(cli):
     assert cli("search", "x", "--since", "June").exit_code == 2
     assert cli("search", "x", "--k", "0").exit_code == 2
+    bad_day = cli("ask", "x", "--as-of", "yesterday")
+    assert bad_day.exit_code == 2 and "YYYY-MM-DD" in bad_day.output
     assert cli("ingest").exit_code == 2
     assert cli("stats", "--collection", "a b").exit_code == 2
 
@@ -79,6 +81,17 @@ def test_search_json_and_batch_mode(cli, tmp_path):
 
     filtered = json.loads(cli("search", "news", "--json", "--source", "valley news").stdout)
     assert {r["source"] for r in filtered["results"]} == {"Valley News"}
+
+    # --as-of reaches retrieval: "this week" asked on 2024-06-21 covers both articles, which get
+    # the recency bonus; asked a year later it covers neither.
+    def scores(day: str) -> dict[str, float]:
+        got = json.loads(cli("search", "what was decided this week", "--json", "--as-of", day).stdout)
+        return {r["title"]: r["score"] for r in got["results"]}
+
+    then, later = scores("2024-06-21"), scores("2025-06-21")
+    assert set(then) == set(later) == {"Dredging approved", "Wind farm cleared"}
+    for title in then:
+        assert then[title] > later[title]
 
 
 def test_articles_stats_remove(cli, tmp_path):

@@ -1,0 +1,97 @@
+"""Retrieval choices: per-article cap, outlet diversity, and questions that name their period."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+from helpers import run_ingest, write_article
+
+from rag.dates import recency_window
+from rag.models import Passage
+from rag.retrieval import RetrievalConfig, SearchFilters, _select, retrieve
+
+
+def _passage(i: int, score: float, source: str, article: str | None = None) -> Passage:
+    return Passage(chunk_id=f"c{i}", article_id=article or f"a{i}", title=f"T{i}", source=source,
+                   published=None, url=None, path=None, text=f"passage {i}", score=score, ord=0,
+                   start=0, end=10)
+
+
+def _orthogonal(passages: list[Passage]) -> dict[str, np.ndarray]:
+    """Vectors that are far apart, so the near-identical filter keeps out of the way."""
+    eye = np.eye(len(passages), dtype=np.float32)
+    return {p.chunk_id: eye[i] for i, p in enumerate(passages)}
+
+
+def test_recency_window_reads_the_period_a_question_names():
+    asked = date(2026, 4, 10)
+    assert recency_window("Which country won the contest this week?", asked) == date(2026, 4, 2)
+    assert recency_window("What did the court decide on Tuesday?", asked) == date(2026, 4, 2)
+    assert recency_window("Who resigned last week?", asked) == date(2026, 3, 26)
+    assert recency_window("Which film recently broke the record?", asked) == date(2026, 3, 10)
+    assert recency_window("What happened yesterday in Paris?", asked) == date(2026, 4, 8)
+    assert recency_window("How many storms were named this year?", asked) == date(2026, 1, 1)
+    assert recency_window("Who is the president of France?", asked) is None
+    # A word that only contains a period word is not one.
+    assert recency_window("What does the weekly magazine cover?", asked) is None
+
+
+def test_one_outlet_keeps_every_slot_unless_another_scores_nearly_as_well():
+    same = [_passage(i, 1.0 - i * 0.01, "Big Daily") for i in range(5)]
+    weak = _passage(9, 0.5, "Small Times")
+    close = _passage(8, 0.95, "Small Times")
+    cfg = RetrievalConfig()
+
+    chosen = _select([*same, weak], _orthogonal([*same, weak]), 5, cfg)
+    assert [p.chunk_id for p in chosen] == [p.chunk_id for p in same]  # a weak other outlet never displaces
+
+    chosen = _select([*same, close], _orthogonal([*same, close]), 5, cfg)
+    assert [p.source for p in chosen].count("Small Times") == 1  # a strong one takes the last slot
+    assert chosen[-1].chunk_id == "c8" and "c4" not in [p.chunk_id for p in chosen]
+
+    # With one or two slots nothing is swapped: the best passages win.
+    assert [p.chunk_id for p in _select([*same, close], _orthogonal([*same, close]), 2, cfg)] == ["c0", "c1"]
+
+
+def test_per_article_cap_gives_other_articles_a_turn_then_fills():
+    long_article = [_passage(i, 1.0 - i * 0.01, "Big Daily", article="long") for i in range(4)]
+    other = _passage(7, 0.5, "Big Daily", article="other")
+    chosen = _select([*long_article, other], _orthogonal([*long_article, other]), 3, RetrievalConfig())
+    assert [p.chunk_id for p in chosen] == ["c0", "c1", "c7"]
+    chosen = _select(long_article, _orthogonal(long_article), 3, RetrievalConfig())
+    assert len(chosen) == 3  # caps never shrink the result
+
+
+def test_near_identical_passages_are_shown_once():
+    a, b, c = (_passage(i, 1.0 - i * 0.1, f"Outlet {i}") for i in range(3))
+    v = np.array([1.0, 0.0], dtype=np.float32)
+    vectors = {"c0": v, "c1": v.copy(), "c2": np.array([0.0, 1.0], dtype=np.float32)}
+    assert [p.chunk_id for p in _select([a, b, c], vectors, 3, RetrievalConfig())] == ["c0", "c2"]
+
+
+OLD_BODY = ("The city council voted to close the old harbour bridge to heavy lorries after engineers found "
+            "cracks in two of its steel supports. Repairs are expected to take four months, the council said, "
+            "and buses will be diverted over the northern ring road in the meantime.")
+NEW_BODY = ("Heavy lorries are banned from the harbour bridge again: the council closed it to them after a "
+            "routine inspection found corrosion in the deck joints. Engineers will need nine months for the "
+            "work, and freight traffic must use the southern bypass until the bridge reopens.")
+
+
+def test_a_question_about_this_week_prefers_that_weeks_article(components, tmp_path):
+    old = write_article(tmp_path / "in", "old.md", "Harbour bridge closed to lorries", OLD_BODY,
+                        outlet="Coast Post", published="2023-01-10")
+    new = write_article(tmp_path / "in", "new.md", "Harbour bridge closed to lorries again", NEW_BODY, outlet="Coast Post", published="2024-06-18")
+    run_ingest(components, [old, new])
+    question = "Why did the council close the harbour bridge this week?"
+
+    def first(as_of: date) -> str:
+        return retrieve(components, question, 1, SearchFilters(as_of=as_of))[0].published
+
+    assert first(date(2024, 6, 20)) == "2024-06-18"
+    assert first(date(2023, 1, 12)) == "2023-01-10"
+    # Without a period in the question, the day it is asked changes nothing.
+    plain = "Why did the council close the harbour bridge?"
+    orders = {tuple(p.article_id for p in retrieve(components, plain, 2, SearchFilters(as_of=d)))
+              for d in (date(2024, 6, 20), date(2023, 1, 12))}
+    assert len(orders) == 1
