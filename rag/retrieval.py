@@ -154,6 +154,7 @@ def _select(passages: list[Passage], vectors: dict[str, np.ndarray], k: int,
                       and not _repeats(p, chosen[:-1], vectors, config.near_identical)), None)
         if other is not None and other.score >= config.outlet_gate * last.score:
             chosen[-1] = other
+            chosen.sort(key=lambda p: p.score, reverse=True)
     return chosen
 
 
