@@ -214,6 +214,10 @@ class OnnxEmbedder:
         except Exception as exc:
             raise EmbeddingError(f"cannot load the ONNX embedding model {self.model_path}: {exc}") from exc
 
+    def load(self) -> None:
+        """Load the ONNX model now (EmbeddingError if the file is damaged)."""
+        _ = self._session
+
     @cached_property
     def _tokenizer(self):
         from tokenizers import Tokenizer as HFTokenizer
@@ -253,7 +257,16 @@ def build_embedder(backend: str = "auto", batch_size: int = 16, cache_dir: Path 
     try:
         if not path.exists():
             export_onnx(path)
-        return OnnxEmbedder(path, batch_size=batch_size)
+        embedder = OnnxEmbedder(path, batch_size=batch_size)
+        try:
+            embedder.load()  # now, so a damaged file shows here and not at the first query
+        except EmbeddingError:
+            log.warning("the ONNX embedding model %s cannot be loaded; preparing it again", path)
+            path.unlink(missing_ok=True)
+            export_onnx(path)
+            embedder = OnnxEmbedder(path, batch_size=batch_size)
+            embedder.load()
+        return embedder
     except (EmbeddingError, OSError, ImportError) as exc:
         if backend == "onnx":
             raise EmbeddingError(str(exc)) from exc

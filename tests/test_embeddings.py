@@ -42,6 +42,15 @@ def test_export_is_local_and_reused(tmp_path):
     assert not [p for p in path.parent.iterdir() if p.suffix == ".tmp" or "fp32" in p.name]
 
 
+def test_a_damaged_export_is_prepared_again(tmp_path):
+    path = onnx_model_path(tmp_path)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"not an onnx model")  # e.g. a disk that filled up mid-write by another tool
+    embedder = build_embedder("auto", cache_dir=tmp_path)
+    assert isinstance(embedder, OnnxEmbedder) and path.stat().st_size > 1_000_000
+    assert embedder.embed(["the harbour bridge"]).shape == (1, 384)
+
+
 def test_unknown_backend_is_a_clear_error():
     from rag.embeddings import EmbeddingError
 
