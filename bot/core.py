@@ -132,6 +132,9 @@ class BotCore:
         record = find_article(c, target.strip())  # AmbiguousArticle (a LookupError) says what to give
         if record is not None:
             return summarize_article(c, record)
+        if re.match(r"https?://\S+$", target.strip()):
+            # A link is not a topic: summarizing the index "about" a URL would say nothing useful.
+            raise LookupError(f"{target.strip()} is not in the index yet: add it with /ingest first.")
         return summarize_topic(c, target)
 
     def briefing(self, guild_id: int | None, day: date) -> Briefing:

@@ -200,6 +200,20 @@ def test_bad_options_get_a_short_message_not_an_error(core):
                                            "ephemeral": True, "allowed_mentions": NO_PINGS})]
 
 
+def test_summarize_of_a_link_not_in_the_index_says_to_ingest_it(core):
+    bot = make_bot(core, cooldown=0)
+    inter, rec = interaction()
+    run(bot.tree.get_command("summarize").callback(inter, target="https://elsewhere.example/story"))
+    assert rec.calls[0][0] == "defer"
+    reply = rec.calls[-1][1]
+    assert "not in the index yet" in reply["content"] and "/ingest" in reply["content"]
+    assert reply["ephemeral"] is True
+    # The link of an indexed article is still summarized, citing only that article.
+    inter, rec = interaction()
+    run(bot.tree.get_command("summarize").callback(inter, target="https://coastal.example/bridge"))
+    assert any("Harlow Street" in (e.description or "") for e in sent_embeds(rec))
+
+
 def test_core_failure_is_logged_and_shown_briefly(core, caplog):
     bot = make_bot(core, cooldown=0)
     real = core.summarize
