@@ -157,7 +157,7 @@ class NewsdeskBot(discord.Client):
         await interaction.response.defer(thinking=True)
         try:
             summary = await self.run_core(self.core.summarize, interaction.guild_id, target)
-        except LookupError as exc:  # a file of several articles: the message lists their ids
+        except LookupError as exc:  # several articles match, or a link not indexed yet: the message says what to do
             return await interaction.followup.send(str(exc)[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
         except Exception:
             return await self._fail(interaction, "/summarize")
