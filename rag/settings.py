@@ -53,6 +53,7 @@ class Settings(BaseSettings):
     llm_timeout: float = 60.0
     llm_context_tokens: int = 8192
     llm_max_tokens: int = 512
+    llm_max_calls: int = Field(default=8, ge=1)  # per summary (map-reduce of long input)
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "NEWSDESK_OPENAI_API_KEY")
     )

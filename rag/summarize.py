@@ -213,7 +213,13 @@ class LLMSummarizer:
         return text
 
     def summarize(self, task: str, passages: list[Passage]) -> tuple[str, list[str]]:
-        """(summary with [n] markers into `passages`, warnings). Raises LLMError."""
+        """(summary with [n] markers into `passages`, warnings). Raises LLMError.
+
+        Input longer than the context window is map-reduced. Map-reduce over g parts takes at
+        most 2g - 1 calls, so when that would exceed `llm_max_calls` only the passages most
+        central to the input are sent (the first always), in their order, and a warning says so;
+        `passages` keeps its numbering, so the citation check still holds.
+        """
         import prompts
 
         from .answer import format_passages
@@ -221,27 +227,28 @@ class LLMSummarizer:
         fixed = self._cost([prompts.load("summary_system.md"), prompts.load("summary_user.md"), task])
         budget = self._budget() - fixed
         blocks = [format_passages([p], first=n) for n, p in enumerate(passages, 1)]
-        costs = self.c.tokenizer.count(blocks)
-        groups: list[list[str]] = [[]]
-        used = 0
-        for block, cost in zip(blocks, costs):
-            cost = int(1.3 * cost)
-            if cost > budget:
-                raise LLMError("a single passage does not fit the model's context window")
-            if groups[-1] and used + cost > budget:
-                groups.append([])
-                used = 0
-            groups[-1].append(block)
-            used += cost
+        costs = [int(1.3 * n) for n in self.c.tokenizer.count(blocks)]
+        if any(cost > budget for cost in costs):
+            raise LLMError("a single passage does not fit the model's context window")
+        warnings: list[str] = []
+        groups = _pack(blocks, costs, budget)
+        max_parts = max(1, (self.settings.llm_max_calls + 1) // 2)
+        if len(groups) > max_parts:
+            keep = _most_central(passages, lambda idx: len(_pack([blocks[i] for i in idx],
+                                                                [costs[i] for i in idx], budget)) <= max_parts)
+            groups = _pack([blocks[i] for i in keep], [costs[i] for i in keep], budget)
+            warnings.append(f"the input needed more than NEWSDESK_LLM_MAX_CALLS="
+                            f"{self.settings.llm_max_calls} model calls: only its {len(keep)} most "
+                            f"central passages of {len(passages)} were summarized")
         if len(groups) == 1:
-            return self._run("summary_user.md", {"task": task, "passages": "\n\n".join(groups[0])}), []
+            return self._run("summary_user.md", {"task": task, "passages": "\n\n".join(groups[0])}), warnings
         partials = [self._run("summary_user.md", {"task": task, "passages": "\n\n".join(g)}) for g in groups]
         rounds = 1
         while len(partials) > 1:
             partials = self._combine(task, partials)
             rounds += 1
-        warnings = [f"the input was longer than the model's {self.settings.llm_context_tokens}-token context: "
-                    f"summarized in {len(groups)} parts, then combined (map-reduce, {rounds} rounds)"]
+        warnings.append(f"the input was longer than the model's {self.settings.llm_context_tokens}-token "
+                        f"context: summarized in {len(groups)} parts, then combined (map-reduce, {rounds} rounds)")
         return partials[0], warnings
 
     def _combine(self, task: str, partials: list[str]) -> list[str]:
@@ -263,6 +270,38 @@ class LLMSummarizer:
             groups = [partials[i:i + 2] for i in range(0, len(partials), 2)]
         return [self._run("combine_user.md", {"task": task, "partials": "\n\n".join(
             f"<partial>\n{p}\n</partial>" for p in g)}) for g in groups]
+
+
+def _pack(blocks: list[str], costs: list[int], budget: int) -> list[list[str]]:
+    """Blocks in order, packed greedily into groups of at most `budget` tokens."""
+    groups: list[list[str]] = [[]]
+    used = 0
+    for block, cost in zip(blocks, costs):
+        if groups[-1] and used + cost > budget:
+            groups.append([])
+            used = 0
+        groups[-1].append(block)
+        used += cost
+    return groups
+
+
+def _most_central(passages: list[Passage], fits: Callable[[list[int]], bool]) -> list[int]:
+    """Indices of the largest set of passages that `fits`, chosen by TF-IDF centrality (the
+    first passage, a news article's lead, always), in their original order."""
+    m = tfidf_matrix([p.text for p in passages])
+    centroid = m.mean(axis=0)
+    centroid /= np.linalg.norm(centroid) or 1.0
+    central = m @ centroid
+    central[0] = np.inf
+    ranked = [int(i) for i in np.argsort(-central, kind="stable")]
+    lo, hi = 1, len(passages)  # the lead alone fits: every single passage fits one call
+    while lo < hi:  # lo always fits; more passages rarely take fewer calls
+        mid = (lo + hi + 1) // 2
+        if fits(sorted(ranked[:mid])):
+            lo = mid
+        else:
+            hi = mid - 1
+    return sorted(ranked[:lo])
 
 
 def summarize_passages(c: Components, task: str, passages: list[Passage], sentences: int = 4,

@@ -149,3 +149,36 @@ def test_cli_summarize_contract_and_errors(library):
     assert runner.invoke(main, ["summarize", *args], obj=obj).exit_code == 2
     both = runner.invoke(main, ["summarize", "x", "--topic", "y", *args], obj=obj)
     assert both.exit_code == 2 and "not both" in both.output
+
+
+@pytest.mark.parametrize("cap", [1, 3])
+def test_map_reduce_stays_within_the_call_cap(library, tmp_path, cap):
+    body = "\n\n".join(
+        f"Council meeting {n} discussed the budget for district {n}: the {n} members voted on road repairs, "
+        f"school meals and the library's opening hours, and agreed to meet again in week {n + 1} to hear "
+        f"what residents of district {n} said about the plans for parking and street lighting."
+        for n in range(1, 61))
+    write_article(tmp_path / "long", "council.md", "A year of council meetings", body, outlet="Town Crier",
+                  date="2026-03-01", url="https://crier.example/council")
+    run_ingest(library, [tmp_path / "long"])
+    rec = find_article(library, "https://crier.example/council")
+    passages = article_passages(library, rec)
+    from rag.components import Components
+
+    small = library.settings.model_copy(update={"llm_context_tokens": 1100, "llm_max_tokens": 150})
+    uncapped = Recording(prompts=[])
+    summarize_article(Components(small.model_copy(update={"llm_max_calls": 1000}), embedder=library.embedder,
+                                 tokenizer=library.tokenizer), rec, chat_model=uncapped)
+    assert len(uncapped.prompts) > 3, "this article needs more calls than the caps below at this window"
+    c = Components(small.model_copy(update={"llm_max_calls": cap}), embedder=library.embedder,
+                   tokenizer=library.tokenizer)
+    model = Recording(prompts=[])
+    s = summarize_article(c, rec, chat_model=model)
+    assert 1 <= len(model.prompts) <= cap
+    map_calls = [p for p in model.prompts if "<partial>" not in p]
+    assert passages[0].text in map_calls[0], "the lead is always sent"
+    sent = [p for p in passages if any(p.text in call for call in map_calls)]
+    assert len(sent) < len(passages)
+    assert any(f"only its {len(sent)} most central passages of {len(passages)}" in w for w in s.warnings)
+    assert s.mode == "llm"
+    assert_contract(c, s)
