@@ -31,6 +31,22 @@ def test_onnx_export_matches_torch(embedder):
     assert np.allclose(onnx.embed(TEXTS[::-1])[::-1], a, atol=1e-5)
 
 
+@pytest.mark.parametrize("backend", ["onnx", "torch"])
+def test_backends_embed_correctly_from_several_threads(embedder, backend):
+    # The bot runs core calls on a thread pool, so one embedder serves several threads at once;
+    # rows must neither fail nor mix between calls (checked against a single-threaded run).
+    from concurrent.futures import ThreadPoolExecutor
+
+    emb = (embedder if isinstance(embedder, OnnxEmbedder) else build_embedder("onnx")) if backend == "onnx" \
+        else TorchEmbedder(batch_size=2)
+    texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 2)]
+    expected = emb.embed(texts)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda i: emb.embed(texts[i:] + texts[:i]), range(len(texts))))
+    for i, got in enumerate(results):
+        assert np.allclose(got, np.vstack([expected[i:], expected[:i]]), atol=1e-4), i
+
+
 def test_export_is_local_and_reused(tmp_path):
     path = onnx_model_path(tmp_path)
     assert not path.exists()
