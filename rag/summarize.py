@@ -268,7 +268,9 @@ class LLMSummarizer:
         if len(groups) == len(partials) and len(groups) > 1:
             # Every partial needs a call of its own: pair them so the rounds still converge.
             groups = [partials[i:i + 2] for i in range(0, len(partials), 2)]
-        return [self._run("combine_user.md", {"task": task, "partials": "\n\n".join(
+        # A group of one passes through: a call then always merges two or more partials into
+        # one, so combining g partials takes at most g - 1 calls.
+        return [g[0] if len(g) == 1 else self._run("combine_user.md", {"task": task, "partials": "\n\n".join(
             f"<partial>\n{p}\n</partial>" for p in g)}) for g in groups]
 
 

@@ -74,7 +74,8 @@ def test_topic_summary_cites_across_articles_and_refuses_off_topic(library):
 
 class Recording(FakeListChatModel):
     """A fake chat model that records each prompt and answers by citing what it was given:
-    a map call cites the first passage it saw, a combine call keeps the partials' markers."""
+    a map call cites the first passage it saw, a combine call keeps the partials' markers and
+    adds an invalid one."""
 
     prompts: list[str] = []
     responses: list[str] = ["unused"]
@@ -83,7 +84,9 @@ class Recording(FakeListChatModel):
         text = messages[-1].content  # the human turn (the system prompt mentions both tags)
         self.prompts.append(text)
         if "<partial>" in text:
-            return "Combined: " + " ".join(re.findall(r"<partial>\s*Part (\[\d+\])", text)) + " [77]."
+            parts = re.findall(r"<partial>(.*?)</partial>", text, re.S)
+            kept = dict.fromkeys(m for part in parts for m in re.findall(r"\[\d+\]", part) if m != "[77]")
+            return "Combined: " + " ".join(kept) + " [77]."
         ids = re.findall(r'<passage id="(\d+)">', text)
         return f"Part [{ids[0]}] covers passages {ids[0]} to {ids[-1]}."
 
@@ -151,7 +154,15 @@ def test_cli_summarize_contract_and_errors(library):
     assert both.exit_code == 2 and "not both" in both.output
 
 
-@pytest.mark.parametrize("cap", [1, 3])
+class Wordy(Recording):
+    """Map answers as long as a real model's may be, so a combine call holds only a few."""
+
+    def _call(self, messages, stop=None, run_manager=None, **kwargs):
+        answer = super()._call(messages, stop, run_manager, **kwargs)
+        return answer if "<partial>" in messages[-1].content else answer + " It went on." * 40
+
+
+@pytest.mark.parametrize("cap", [1, 3, 5, 8])
 def test_map_reduce_stays_within_the_call_cap(library, tmp_path, cap):
     body = "\n\n".join(
         f"Council meeting {n} discussed the budget for district {n}: the {n} members voted on road repairs, "
@@ -172,7 +183,7 @@ def test_map_reduce_stays_within_the_call_cap(library, tmp_path, cap):
     assert len(uncapped.prompts) > 3, "this article needs more calls than the caps below at this window"
     c = Components(small.model_copy(update={"llm_max_calls": cap}), embedder=library.embedder,
                    tokenizer=library.tokenizer)
-    model = Recording(prompts=[])
+    model = Wordy(prompts=[])
     s = summarize_article(c, rec, chat_model=model)
     assert 1 <= len(model.prompts) <= cap
     map_calls = [p for p in model.prompts if "<partial>" not in p]
