@@ -49,8 +49,11 @@ def best_quote(passage_text: str, claim: str) -> str:
 
 
 def check_citations(text: str, passages: list[Passage], article_text: Callable[[str], str | None],
-                    quotes: dict[int, str] | None = None) -> Checked:
+                    quotes: dict[int, str] | None = None, given: set[int] | None = None) -> Checked:
     """Validate and renumber the `[n]` markers of `text` against the 1-based `passages`.
+
+    `given`, if set, holds the numbers of the passages the writer actually saw (a summary of a
+    very long text sends only some); markers for the others are removed too.
 
     `quotes` may give the exact quote to use for a passage number (the extractive answerer
     knows which sentence it used); otherwise the passage sentence closest to the citing
@@ -71,7 +74,7 @@ def check_citations(text: str, passages: list[Passage], article_text: Callable[[
         out = []
         for raw in re.split(r"[,;]", match.group(1)):
             n = int(raw)
-            if not 1 <= n <= len(passages):
+            if not 1 <= n <= len(passages) or (given is not None and n not in given):
                 warnings.append(f"removed citation [{n}]: no passage {n} was given")
                 continue
             if n not in mapping:

@@ -212,13 +212,14 @@ class LLMSummarizer:
             raise LLMError("the LLM returned an empty summary")
         return text
 
-    def summarize(self, task: str, passages: list[Passage]) -> tuple[str, list[str]]:
-        """(summary with [n] markers into `passages`, warnings). Raises LLMError.
+    def summarize(self, task: str, passages: list[Passage]) -> tuple[str, list[str], set[int]]:
+        """(summary with [n] markers into `passages`, warnings, the numbers of the passages
+        sent). Raises LLMError.
 
         Input longer than the context window is map-reduced. Map-reduce over g parts takes at
         most 2g - 1 calls, so when that would exceed `llm_max_calls` only the passages most
-        central to the input are sent (the first always), in their order, and a warning says so;
-        `passages` keeps its numbering, so the citation check still holds.
+        central to the input are sent (the first always), in their order, under their own
+        numbers, and a warning says so.
         """
         import prompts
 
@@ -231,6 +232,7 @@ class LLMSummarizer:
         if any(cost > budget for cost in costs):
             raise LLMError("a single passage does not fit the model's context window")
         warnings: list[str] = []
+        keep = list(range(len(passages)))
         groups = _pack(blocks, costs, budget)
         max_parts = max(1, (self.settings.llm_max_calls + 1) // 2)
         if len(groups) > max_parts:
@@ -240,8 +242,9 @@ class LLMSummarizer:
             warnings.append(f"the input needed more than NEWSDESK_LLM_MAX_CALLS="
                             f"{self.settings.llm_max_calls} model calls: only its {len(keep)} most "
                             f"central passages of {len(passages)} were summarized")
+        sent = {i + 1 for i in keep}
         if len(groups) == 1:
-            return self._run("summary_user.md", {"task": task, "passages": "\n\n".join(groups[0])}), warnings
+            return self._run("summary_user.md", {"task": task, "passages": "\n\n".join(groups[0])}), warnings, sent
         partials = [self._run("summary_user.md", {"task": task, "passages": "\n\n".join(g)}) for g in groups]
         rounds = 1
         while len(partials) > 1:
@@ -249,22 +252,14 @@ class LLMSummarizer:
             rounds += 1
         warnings.append(f"the input was longer than the model's {self.settings.llm_context_tokens}-token "
                         f"context: summarized in {len(groups)} parts, then combined (map-reduce, {rounds} rounds)")
-        return partials[0], warnings
+        return partials[0], warnings, sent
 
     def _combine(self, task: str, partials: list[str]) -> list[str]:
         import prompts
 
         budget = self._budget() - self._cost([prompts.load("summary_system.md"),
                                               prompts.load("combine_user.md"), task])
-        groups: list[list[str]] = [[]]
-        used = 0
-        for part, cost in zip(partials, self.c.tokenizer.count(partials)):
-            cost = int(1.3 * cost)
-            if groups[-1] and used + cost > budget:
-                groups.append([])
-                used = 0
-            groups[-1].append(part)
-            used += cost
+        groups = _pack(partials, [int(1.3 * n) for n in self.c.tokenizer.count(partials)], budget)
         if len(groups) == len(partials) and len(groups) > 1:
             # Every partial needs a call of its own: pair them so the rounds still converge.
             groups = [partials[i:i + 2] for i in range(0, len(partials), 2)]
@@ -288,8 +283,8 @@ def _pack(blocks: list[str], costs: list[int], budget: int) -> list[list[str]]:
 
 
 def _most_central(passages: list[Passage], fits: Callable[[list[int]], bool]) -> list[int]:
-    """Indices of the largest set of passages that `fits`, chosen by TF-IDF centrality (the
-    first passage, a news article's lead, always), in their original order."""
+    """Indices, in their original order, of the most passages that `fits` when taken in order
+    of TF-IDF centrality, the first passage always (of an article, its lead)."""
     m = tfidf_matrix([p.text for p in passages])
     centroid = m.mean(axis=0)
     centroid /= np.linalg.norm(centroid) or 1.0
@@ -297,7 +292,7 @@ def _most_central(passages: list[Passage], fits: Callable[[list[int]], bool]) ->
     central[0] = np.inf
     ranked = [int(i) for i in np.argsort(-central, kind="stable")]
     lo, hi = 1, len(passages)  # the lead alone fits: every single passage fits one call
-    while lo < hi:  # lo always fits; more passages rarely take fewer calls
+    while lo < hi:  # lo always fits; greedy packing of more passages never takes fewer groups
         mid = (lo + hi + 1) // 2
         if fits(sorted(ranked[:mid])):
             lo = mid
@@ -318,9 +313,9 @@ def summarize_passages(c: Components, task: str, passages: list[Passage], senten
         use_llm = chat_model is not None or c.settings.llm_enabled
     if use_llm:
         try:
-            raw, llm_warnings = LLMSummarizer(c, chat_model).summarize(task, passages)
+            raw, llm_warnings, sent = LLMSummarizer(c, chat_model).summarize(task, passages)
             warnings += llm_warnings
-            checked = check_citations(raw, passages, article_text)
+            checked = check_citations(raw, passages, article_text, given=sent)
             warnings += checked.warnings
             if checked.citations:
                 return checked.text, "llm", checked.citations, warnings

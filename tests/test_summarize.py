@@ -155,11 +155,17 @@ def test_cli_summarize_contract_and_errors(library):
 
 
 class Wordy(Recording):
-    """Map answers as long as a real model's may be, so a combine call holds only a few."""
+    """Map answers as long as a real model's may be, so a combine call holds only a few; each
+    also cites passages 1 to `cites_up_to`, whether it was given them or not."""
+
+    cites_up_to: int = 0
 
     def _call(self, messages, stop=None, run_manager=None, **kwargs):
         answer = super()._call(messages, stop, run_manager, **kwargs)
-        return answer if "<partial>" in messages[-1].content else answer + " It went on." * 40
+        if "<partial>" in messages[-1].content:
+            return answer
+        also = "".join(f"[{n}]" for n in range(1, self.cites_up_to + 1))
+        return answer + " It went on." * 40 + f" See also {also}."
 
 
 @pytest.mark.parametrize("cap", [1, 3, 5, 8])
@@ -183,7 +189,7 @@ def test_map_reduce_stays_within_the_call_cap(library, tmp_path, cap):
     assert len(uncapped.prompts) > 3, "this article needs more calls than the caps below at this window"
     c = Components(small.model_copy(update={"llm_max_calls": cap}), embedder=library.embedder,
                    tokenizer=library.tokenizer)
-    model = Wordy(prompts=[])
+    model = Wordy(prompts=[], cites_up_to=len(passages))
     s = summarize_article(c, rec, chat_model=model)
     assert 1 <= len(model.prompts) <= cap
     map_calls = [p for p in model.prompts if "<partial>" not in p]
@@ -193,3 +199,8 @@ def test_map_reduce_stays_within_the_call_cap(library, tmp_path, cap):
     assert any(f"only its {len(sent)} most central passages of {len(passages)}" in w for w in s.warnings)
     assert s.mode == "llm"
     assert_contract(c, s)
+    # Markers for passages the model was never sent are removed, not quoted from unsent text.
+    assert len(s.citations) == len(sent)
+    assert all(any(cit["quote"] in p.text for p in sent) for cit in s.citations)
+    dropped = next(n for n, p in enumerate(passages, 1) if p not in sent)
+    assert f"removed citation [{dropped}]: no passage {dropped} was given" in s.warnings
