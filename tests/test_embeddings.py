@@ -33,16 +33,20 @@ def test_onnx_export_matches_torch(embedder):
 
 @pytest.mark.parametrize("backend", ["onnx", "torch"])
 def test_backends_embed_correctly_from_several_threads(embedder, backend):
-    # The bot runs core calls on a thread pool, so one embedder serves several threads at once;
-    # rows must neither fail nor mix between calls (checked against a single-threaded run).
+    # The bot runs core calls on a thread pool, so one embedder serves several threads at once,
+    # from its first (model-loading) call on; rows must neither fail nor mix between calls
+    # (checked against a single-threaded run afterwards).
     from concurrent.futures import ThreadPoolExecutor
 
-    emb = (embedder if isinstance(embedder, OnnxEmbedder) else build_embedder("onnx")) if backend == "onnx" \
-        else TorchEmbedder(batch_size=2)
+    if backend == "onnx":
+        ready = embedder if isinstance(embedder, OnnxEmbedder) else build_embedder("onnx")
+        emb = OnnxEmbedder(ready.model_path, batch_size=16)  # a new instance: not loaded yet
+    else:
+        emb = TorchEmbedder(batch_size=2)
     texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 2)]
-    expected = emb.embed(texts)
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda i: emb.embed(texts[i:] + texts[:i]), range(len(texts))))
+    expected = emb.embed(texts)
     for i, got in enumerate(results):
         assert np.allclose(got, np.vstack([expected[i:], expected[:i]]), atol=1e-4), i
 
