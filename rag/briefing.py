@@ -248,9 +248,25 @@ def _merge_findings(summary: str, citations: list[dict], found: list[Finding], r
     return [t.strip() for t in diff_text.split(_SEP.strip()) if t.strip()], merged
 
 
-def _cite_line(c: dict, dated: dict[str, WindowArticle], shown: str) -> str:
-    """One source: outlet, title, date, link; then its quote, unless `shown` (the story's
-    summary and differences) already quotes it in full."""
+def _source_lines(citations: list[dict], dated: dict[str, WindowArticle], shown: str) -> list[str]:
+    """The story's sources. Citations whose quote `shown` (the story's summary and differences)
+    already holds in full would read as identical lines for one article, so they share one
+    line ("[1][2] …"); the others each get their own line with their quote."""
+    entries: list[tuple[dict, list[int]]] = []
+    merged: dict[str, list[int]] = {}
+    for c in citations:
+        if c["quote"] in shown and c["article_id"] in merged:
+            merged[c["article_id"]].append(c["n"])
+            continue
+        entries.append((c, [c["n"]]))
+        if c["quote"] in shown:
+            merged[c["article_id"]] = entries[-1][1]
+    return [_cite_line(c, dated, shown, ns) for c, ns in entries]
+
+
+def _cite_line(c: dict, dated: dict[str, WindowArticle], shown: str, numbers: list[int]) -> str:
+    """One source: its markers, outlet, title, date, link; then its quote, unless `shown`
+    already quotes it in full."""
     outlet = c["source"] or "outlet unknown"
     w = dated.get(c["article_id"])
     if c["published"]:
@@ -260,7 +276,8 @@ def _cite_line(c: dict, dated: dict[str, WindowArticle], shown: str) -> str:
     else:
         when = "date unknown"
     where = f"<{c['url']}>" if c["url"] else (c["path"] or "")
-    line = f"[{c['n']}] {outlet}, “{c['title']}” ({when}) {where}".rstrip()
+    markers = "".join(f"[{n}]" for n in numbers)
+    line = f"{markers} {outlet}, “{c['title']}” ({when}) {where}".rstrip()
     if c["quote"] in shown:
         return line + "\n"
     quote = c["quote"] if len(c["quote"]) <= 300 else c["quote"][:299].rsplit(" ", 1)[0] + "…"
@@ -296,5 +313,5 @@ def render_markdown(b: Briefing, window: list[WindowArticle]) -> str:
         if s["differences"]:
             lines += ["", "**Where coverage differs:**"] + [f"- {d}" for d in s["differences"]]
         shown = s["summary"] + " ".join(s["differences"])
-        lines += ["", "**Sources:**"] + [_cite_line(c, dated, shown) for c in s["citations"]] + [""]
+        lines += ["", "**Sources:**"] + _source_lines(s["citations"], dated, shown) + [""]
     return "\n".join(lines).rstrip() + "\n"

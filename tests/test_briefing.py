@@ -4,6 +4,7 @@ outlets included), differences and opinion, saving and reuse, the seed acceptanc
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 import pytest
@@ -219,6 +220,14 @@ def test_cli_briefing_markdown_json_and_out(news, tmp_path):
                         obj=obj)
     assert res.exit_code == 0, res.output
     assert res.stdout.startswith(f"# News briefing: {DAY}") and out.read_text() == res.stdout
+    # A source line is never repeated: citations of one article whose quotes the summary already
+    # shows share one line, and every marker of the summary has its line.
+    for section in res.stdout.split("## ")[1:]:
+        summary, _, sources = section.partition("**Sources:**")
+        lines = [ln for ln in sources.splitlines() if ln.startswith("[")]
+        bodies = [re.sub(r"^(\[\d+\])+ ", "", ln) for ln in lines]
+        assert len(bodies) == len(set(bodies)), lines
+        assert set(re.findall(r"\[\d+\]", summary)) <= set(re.findall(r"\[\d+\]", " ".join(lines)))
     res = runner.invoke(main, ["briefing", "--since", DAY, "--until", DAY, "--json", *args],
                         obj=obj)
     data = json.loads(res.stdout)
