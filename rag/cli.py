@@ -103,8 +103,8 @@ def common_options(fn: Callable) -> Callable:
 def filter_options(fn: Callable) -> Callable:
     """--k, --source, --since, --until, --as-of for retrieval commands."""
     fn = click.option("--as-of", "as_of", callback=_parse_date, metavar="DATE",
-                      help="Ask as if on this day: \"this week\" or \"recently\" in the question count "
-                           "back from it [default: today].")(fn)
+                      help="Ask as if on this day: \"this week\" or \"recently\" in the question or "
+                           "query count back from it [default: today].")(fn)
     fn = click.option("--until", callback=_parse_date, metavar="DATE", help="Published on or before (YYYY-MM-DD).")(fn)
     fn = click.option("--since", callback=_parse_date, metavar="DATE", help="Published on or after (YYYY-MM-DD).")(fn)
     fn = click.option("--source", metavar="OUTLET", help="Only this outlet (case-insensitive).")(fn)
@@ -221,7 +221,8 @@ def _print_ingest_report(report) -> None:
     out.print(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
         f"duplicates {report.duplicates}, failed {len(report.failed)} "
-        f"({report.chunks_embedded} passages embedded, {report.seconds:.1f} s)", soft_wrap=True,
+        f"({report.chunks_embedded} passage{'s' * (report.chunks_embedded != 1)} embedded, "
+        f"{report.seconds:.1f} s)", soft_wrap=True,
     )
 
 
@@ -248,7 +249,8 @@ def search(query: str, k: int, source: str | None, since: date | None, until: da
         if as_json:
             _emit_json({"query": q, "results": [p.as_result(i) for i, p in enumerate(passages, 1)]})
         else:
-            _print_passages(q, passages, show_query=len(queries) > 1)
+            _print_passages(q, passages, show_query=len(queries) > 1,
+                            filtered=bool(source or since or until))
     c.close()
 
 
@@ -301,14 +303,15 @@ def _busy(message: str):
     return contextlib.nullcontext()
 
 
-def _print_passages(query: str, passages, show_query: bool) -> None:
+def _print_passages(query: str, passages, show_query: bool, filtered: bool = False) -> None:
     from rich.markup import escape
 
     out = _stdout()
     if show_query:
         out.print(f"[bold]{escape(query)}[/bold]")
     if not passages:
-        out.print("No matching passages. (Is anything ingested? Try `newsdesk stats`.)")
+        # An empty collection or an unknown outlet has already been warned about on stderr.
+        out.print("No matching passages" + (" under these --source/--since/--until filters." if filtered else "."))
         return
     for i, p in enumerate(passages, 1):
         meta = ", ".join(x for x in (p.source, p.published) if x)
@@ -318,7 +321,7 @@ def _print_passages(query: str, passages, show_query: bool) -> None:
         out.print()
 
 
-@main.command()
+@main.command(short_help="Answer QUESTION from the articles, with cited sources.")
 @click.argument("question")
 @filter_options
 @common_options
@@ -382,7 +385,7 @@ def _print_answer(result, show_text: bool = True) -> None:
         out.print(f"    “{' '.join(cit['quote'].split())}”", markup=False, soft_wrap=True)
 
 
-@main.command()
+@main.command(short_help="Summarize an article, or a topic (--topic).")
 @click.argument("target", required=False, metavar="[ARTICLE_ID_OR_PATH_OR_URL]")
 @click.option("--topic", metavar="TEXT", help="Summarize what the articles say about TEXT instead.")
 @click.option("--since", callback=_parse_date, metavar="DATE", help="Topic: published on or after (YYYY-MM-DD).")
@@ -437,7 +440,7 @@ def summarize(target: str | None, topic: str | None, since: date | None, until: 
     _print_answer(result, show_text=False)
 
 
-@main.command()
+@main.command(short_help="Stories of a day or window, summarized with citations.")
 @click.option("--date", "day", callback=_parse_date, metavar="DATE",
               help="The day to brief (YYYY-MM-DD) [default: today in NEWSDESK_TIMEZONE].")
 @click.option("--since", callback=_parse_date, metavar="DATE", help="Window start (YYYY-MM-DD), instead of --date.")
@@ -492,7 +495,7 @@ def briefing(day: date | None, since: date | None, until: date | None, out: Path
     click.echo(result.markdown, nl=False)
 
 
-@main.command()
+@main.command(short_help="Run the Discord bot.")
 @click.option("--check", is_flag=True,
               help="Validate the bot's settings and print its slash commands as JSON, without connecting.")
 @common_options
@@ -608,7 +611,7 @@ def _disk_usage(data_dir: Path, settings) -> int:
     return sum(f.stat().st_size for p in paths if p.exists() for f in p.rglob("*") if f.is_file())
 
 
-@main.command()
+@main.command(short_help="Remove an article and its passages.")
 @click.argument("article_id")
 @common_options
 def remove(article_id: str, settings, as_json: bool) -> None:

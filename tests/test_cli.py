@@ -161,4 +161,7 @@ def test_reversed_window_and_unknown_outlet_are_reported(cli, tmp_path):
     res = cli("ask", "What will the dredging cost?", "--source", "Coast Psot", "--json")
     data = json.loads(res.stdout)
     assert any("no articles from outlet 'Coast Psot'" in w and "Coast Post" in w for w in data["warnings"])
+    res = cli("search", "dredging", "--source", "Coast Psot")
+    assert res.exit_code == 0 and "no articles from outlet 'Coast Psot'" in res.stderr
+    assert res.stdout.strip() == "No matching passages under these --source/--since/--until filters."
     assert cli("remove", "").exit_code == 2
