@@ -9,6 +9,7 @@ asked on the quiz day. The first row of each table replays the shipped pipeline;
 with retrieval.py's figures (within a point: HNSW vs brute force, candidate filtering order).
 
     .venv/bin/python benchmarks/retrieval_variants.py --work DIR [--articles 2247] [--tuned-on 800]
+        [--shipped-only] [--vectors FILE | --embed-alone FILE]
 """
 
 from __future__ import annotations
@@ -27,8 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RTQA, components, load_jsonl, require  # noqa: E402
 from retrieval import contains_answer, eval_questions, quiz_day  # noqa: E402
 
+from rag.retrieval import RetrievalConfig  # noqa: E402
+
 TODAY = date(2026, 11, 21)  # "asked today": long after every article
-CANDIDATES, RRF_K = 120, 60
+SHIPPED = RetrievalConfig()
+CANDIDATES, RRF_K = SHIPPED.candidates, SHIPPED.rrf_k
 QUIZ_WORDS = frozenset("week weeks year years new first according reported announced recently last latest "
                        "month today name named called which".split())
 
@@ -39,8 +43,8 @@ class Variant:
     keyword_query: Callable[[str], str | None] | None = None  # FTS5 MATCH string for a question
     prf: tuple[int, float] | None = None   # (top m fused passages, weight) added to the query vector
     freshness: tuple[float, float] | None = None  # (half-life days, weight in rank-1 votes)
-    per_article: int = 2
-    recency_weight: float = 0.5
+    per_article: int = SHIPPED.per_article
+    recency_weight: float = SHIPPED.recency_weight
 
 
 def words(q: str) -> list[str]:
@@ -104,15 +108,16 @@ class Replay:
     def scores(self, v: Variant, question: str, qvec: np.ndarray, as_of: date, until: date | None) -> dict[int, float]:
         from rag.dates import recency_window
 
+        # As the shipped filters (SQL and Chroma's published_day): an undated passage fails `until`.
         ok = (lambda i: True) if until is None else (
-            lambda i: self.published[i] is None or self.published[i] <= until)
+            lambda i: self.published[i] is not None and self.published[i] <= until)
         dense = [i for i in np.argsort(-(self.vectors @ qvec))[:CANDIDATES * 4] if ok(i)][:CANDIDATES]
         kwq = (v.keyword_query or unigram_query)(question)
         keyword = [i for i in self.keyword(kwq) if ok(i)][:CANDIDATES]
         sc: dict[int, float] = {}
-        for lst in (dense, keyword):
+        for lst, weight in ((dense, SHIPPED.dense_weight), (keyword, SHIPPED.keyword_weight)):
             for r, i in enumerate(lst):
-                sc[int(i)] = sc.get(int(i), 0.0) + 1 / (RRF_K + r + 1)
+                sc[int(i)] = sc.get(int(i), 0.0) + weight / (RRF_K + r + 1)
         if v.prf:
             m, beta = v.prf
             top = sorted(sc, key=sc.get, reverse=True)[:m]
@@ -132,14 +137,14 @@ class Replay:
         return sc
 
     def select(self, sc: dict[int, float], k: int, per_article: int) -> list[int]:
-        """rag.retrieval._select on indices: caps, near-identical, fill, outlet swap at 0.9."""
+        """rag.retrieval._select on indices: caps, near-identical, fill, outlet swap."""
         order = sorted(sc, key=sc.get, reverse=True)
         V = self.vectors
         chosen, per, skipped = [], {}, []
         for i in order:
             if len(chosen) == k:
                 break
-            if any(float(V[i] @ V[j]) >= 0.95 for j in chosen):
+            if any(float(V[i] @ V[j]) >= SHIPPED.near_identical for j in chosen):
                 continue
             if per.get(self.articles[i], 0) >= per_article:
                 skipped.append(i)
@@ -151,8 +156,8 @@ class Replay:
         outlets = {self.sources[i] for i in chosen}
         if k >= 3 and len(chosen) == k and len(outlets) == 1 and "" not in outlets:
             other = next((i for i in order if self.sources[i] not in outlets
-                          and not any(float(V[i] @ V[j]) >= 0.95 for j in chosen[:-1])), None)
-            if other is not None and sc[other] >= 0.9 * sc[chosen[-1]]:
+                          and not any(float(V[i] @ V[j]) >= SHIPPED.near_identical for j in chosen[:-1])), None)
+            if other is not None and sc[other] >= SHIPPED.outlet_gate * sc[chosen[-1]]:
                 chosen[-1] = other
                 chosen.sort(key=lambda i: sc[i], reverse=True)
         return chosen
@@ -166,8 +171,21 @@ def main() -> None:
     ap.add_argument("--vectors", type=Path, help="a .npy of passage vectors in chunk rowid order, "
                     "instead of the stored ones (e.g. embedded one passage at a time)")
     ap.add_argument("--shipped-only", action="store_true", help="replay only the shipped pipeline")
+    ap.add_argument("--embed-alone", type=Path, metavar="FILE",
+                    help="embed every passage on its own (about 10 min for the whole corpus), save the "
+                         "vectors to FILE (.npy) for --vectors, and stop")
     args = ap.parse_args()
     replay = Replay(args.work, args.vectors)
+    if args.embed_alone:
+        import time
+
+        t = time.perf_counter()
+        vectors = np.vstack([replay.c.embedder.embed([text]) for text in replay.texts])
+        seconds = time.perf_counter() - t
+        np.save(args.embed_alone, vectors)
+        print(f"{len(vectors)} passages embedded one at a time in {seconds:.0f} s "
+              f"({len(vectors) / seconds:.1f}/s) -> {args.embed_alone}")
+        return
     records = load_jsonl(require(RTQA) / "corpus.jsonl")
     qs = eval_questions({r["doc_id"] for r in records[:args.articles]})
     tuning = {q["question_id"] for q in eval_questions({r["doc_id"] for r in records[:args.tuned_on]})}
