@@ -23,11 +23,6 @@ EMBED_FORMAT = 2  # 1: "title — outlet" header + passage; 2: the passage alone
 SAFETY_TOKENS = 4
 
 
-def embedded_text(prefix: str, chunk_text: str) -> str:
-    """What the embedding model reads for a chunk (a header, if any, then the passage)."""
-    return f"{prefix}\n{chunk_text}" if prefix else chunk_text
-
-
 class Chunker:
     """Greedy sentence packing under a token budget, with sentence overlap."""
 
@@ -36,13 +31,13 @@ class Chunker:
         self.chunk_tokens = chunk_tokens
         self.overlap_tokens = overlap_tokens
 
-    def budget(self, prefix_tokens: int) -> int:
-        """Tokens left for the passage once [CLS], [SEP] and the prefix are counted."""
-        return max(32, min(self.chunk_tokens, MAX_TOKENS - 2 - prefix_tokens - SAFETY_TOKENS))
+    def budget(self) -> int:
+        """Tokens a passage may hold once [CLS] and [SEP] are counted."""
+        return max(32, min(self.chunk_tokens, MAX_TOKENS - 2 - SAFETY_TOKENS))
 
-    def chunk(self, text: str, prefix_tokens: int = 0) -> list[Chunk]:
-        """Chunks of `text`, each at most budget(prefix_tokens) model tokens."""
-        limit = self.budget(prefix_tokens)
+    def chunk(self, text: str) -> list[Chunk]:
+        """Chunks of `text`, each at most budget() model tokens."""
+        limit = self.budget()
         pieces = self._pieces(text, limit)
         if not pieces:
             return []

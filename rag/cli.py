@@ -413,8 +413,7 @@ def summarize(target: str | None, topic: str | None, since: date | None, until: 
         raise click.UsageError("give an article (id, path or URL) or --topic TEXT")
     if target and (since or until or source):
         raise click.UsageError("--since/--until/--source apply to --topic only")
-    if since and until and since > until:
-        raise click.UsageError(f"--since {since} is after --until {until}")
+    _check_window(since, until)
     c = _components(settings)
     empty = _warn_if_empty(c, echo=False) or _warn_unknown_source(c, source, echo=False)
     with _busy("Summarizing…"):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import dedup
-from .chunking import EMBED_FORMAT, Chunker, embedded_text
+from .chunking import EMBED_FORMAT, Chunker
 from .components import Components
 from .dates import utc_now
 from .loaders import Loader
@@ -61,7 +61,6 @@ class _Pending:
     record: ArticleRecord
     status: str
     chunks: list[Chunk]
-    prefix: str
     signature: np.ndarray | None
     had_vectors: bool
 
@@ -173,13 +172,12 @@ class Ingestor:
         original, sim, sig = self._find_original(record)
         if original:
             record.duplicate_of, record.similarity = original, round(sim, 3)
-            self._queue(_Pending(record, "duplicate", [], "", None, had_vectors))
+            self._queue(_Pending(record, "duplicate", [], None, had_vectors))
             return
-        prefix, prefix_tokens = "", 0  # passages are embedded alone (see chunking.py)
-        chunks = self.chunker.chunk(art.text, prefix_tokens)
+        chunks = self.chunker.chunk(art.text)  # embedded alone, without a title header (chunking.py)
         record.chunks = len(chunks)
         status = "updated" if existing else "added"
-        self._queue(_Pending(record, status, chunks, prefix, sig, had_vectors))
+        self._queue(_Pending(record, status, chunks, sig, had_vectors))
 
     def flush(self) -> None:
         """Embed and write the queued batch (see the module docstring for the protocol)."""
@@ -192,7 +190,7 @@ class Ingestor:
         texts, ids, docs, metas = [], [], [], []
         for p in batch:
             for ch in p.chunks:
-                texts.append(embedded_text(p.prefix, ch.text))
+                texts.append(ch.text)
                 ids.append(chunk_id(p.record.article_id, p.record.version, ch.ord))
                 docs.append(ch.text)
                 metas.append(chunk_metadata(p.record, ch))

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     http_timeout: float = 20.0
     http_max_bytes: int = 10_000_000
     user_agent: str = "Newsdesk/0.1 (+https://github.com/newsdesk)"
-    chunk_tokens: int = 230  # fills the 256-token window after [CLS], [SEP] and the title header
+    chunk_tokens: int = 230  # model tokens per passage (the model reads 256, [CLS] and [SEP] included)
     chunk_overlap_tokens: int = 40
     near_duplicate_threshold: float = 0.8
     embed_batch_size: int = 16  # ONNX: same speed at 16, 32, 64; peak memory 0.6, 0.9, 1.6 GB
