@@ -23,16 +23,14 @@ from .citations import check_citations
 from .components import Components
 from .models import Passage
 from .retrieval import SearchFilters, retrieve
-from .text import split_sentences
+from .text import opener_pattern, split_sentences
 
 log = logging.getLogger(__name__)
 
 NOT_COVERED = "The indexed articles do not cover this question."
 WINDOW_CHARS = 250  # sentences this far around a retrieved passage are answer candidates
 _FOLLOW_ON = re.compile(r"^(?:That|This|These|Those|It|They|Such|The list)\b")
-_DANGLING = re.compile(r"^(?:Moreover|However|Additionally|Also|But|And|Since then|That|This|These|Those|It|"
-                       r"They|He|She|Such|Instead|Still|Meanwhile|Furthermore|In addition|As a result|"
-                       r"Therefore|Thus|Yet|Then|Later)\b")
+_DANGLING = opener_pattern()
 
 # Refusal threshold on the best sentence score (see `ExtractiveAnswerer.score`), calibrated with
 # benchmarks/seed_qa.py and benchmarks/retrieval.py: over the seed articles, our answerable

@@ -22,6 +22,7 @@ import numpy as np
 
 from .components import Components
 from .models import ArticleRecord
+from .text import round_brackets
 
 # Similarity above which two groups of articles are one story. Measured with
 # benchmarks/briefing.py on RealTime QA (2,240 articles): of article pairs published within 3 days
@@ -247,7 +248,7 @@ def _short(sentence: str, limit: int = 160) -> str:
     """A sentence shortened for inline quoting (the citation keeps it whole); square brackets
     become round ones, so article text can never read as a citation marker."""
     text = sentence if len(sentence) <= limit else sentence[:limit - 1].rsplit(" ", 1)[0] + "…"
-    return text.replace("[", "(").replace("]", ")")
+    return round_brackets(text)
 
 
 def _outlet(rec: ArticleRecord) -> str:

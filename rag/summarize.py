@@ -25,7 +25,7 @@ from .citations import check_citations
 from .components import Components
 from .models import ArticleRecord, Passage
 from .retrieval import SearchFilters, retrieve
-from .text import split_sentences
+from .text import opener_pattern, round_brackets, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -36,9 +36,7 @@ _BOILERPLATE = re.compile(
     r"newsletter|©", re.I)
 
 # A sentence that leans on the one before it reads badly out of context.
-DANGLING = re.compile(r"^(?:Moreover|However|Additionally|Also|But|And|Since then|That|This|These|Those|It|"
-                      r"They|He|She|His|Her|Their|Such|Instead|Still|Meanwhile|Furthermore|In addition|"
-                      r"As a result|Therefore|Thus|Yet|Then|Later|Both)\b")
+DANGLING = opener_pattern("His", "Her", "Their", "Both")
 _DATELINE = re.compile(r"\((?:[^()\n]{0,60}\))?\s*[–—-]+\s*")
 
 
@@ -126,6 +124,13 @@ def tfidf_matrix(texts: list[str]) -> np.ndarray:
     return m / np.where(norms == 0, 1.0, norms)
 
 
+def centrality(m: np.ndarray) -> np.ndarray:
+    """Each row's cosine to the centroid of all rows (rows: normalized TF-IDF vectors)."""
+    centroid = m.mean(axis=0)
+    centroid /= np.linalg.norm(centroid) or 1.0
+    return m @ centroid
+
+
 def select_sentences(sentences: list[Sentence], n: int, focus: np.ndarray | None = None,
                      per_article: int = 2, diversity: float = 0.3) -> list[Sentence]:
     """Up to n sentences by MMR over centrality (plus `focus`, a relevance per sentence).
@@ -138,10 +143,8 @@ def select_sentences(sentences: list[Sentence], n: int, focus: np.ndarray | None
     if not sentences:
         return []
     m = tfidf_matrix([s.text for s in sentences])
-    centroid = m.mean(axis=0)
-    centroid /= np.linalg.norm(centroid) or 1.0
     # A sentence that leans on the one before it ("Moreover, …", "This …") reads badly alone.
-    score = m @ centroid - np.array([0.15 if DANGLING.match(s.text) else 0.0 for s in sentences])
+    score = centrality(m) - np.array([0.15 if DANGLING.match(s.text) else 0.0 for s in sentences])
     if focus is not None:
         # A topic summary is about the topic first: closeness to it outweighs centrality.
         score = 0.3 * score + 0.7 * focus
@@ -177,7 +180,7 @@ def compose(chosen: list[Sentence], order: list[str] | None = None) -> tuple[str
     ordered = sorted(chosen, key=lambda s: (rank.get(s.passage.article_id, len(rank)), s.start))
     passages = [s.as_passage() for s in ordered]
     # Brackets inside article text would read as citation markers: shown round (quotes stay exact).
-    text = " ".join(f"{s.text.replace('[', '(').replace(']', ')')} [{i}]" for i, s in enumerate(ordered, 1))
+    text = " ".join(f"{round_brackets(s.text)} [{i}]" for i, s in enumerate(ordered, 1))
     return text, passages, {i: s.text for i, s in enumerate(ordered, 1)}
 
 
@@ -285,10 +288,7 @@ def _pack(blocks: list[str], costs: list[int], budget: int) -> list[list[str]]:
 def _most_central(passages: list[Passage], fits: Callable[[list[int]], bool]) -> list[int]:
     """Indices, in their original order, of the most passages that `fits` when taken in order
     of TF-IDF centrality, the first passage always (of an article, its lead)."""
-    m = tfidf_matrix([p.text for p in passages])
-    centroid = m.mean(axis=0)
-    centroid /= np.linalg.norm(centroid) or 1.0
-    central = m @ centroid
+    central = centrality(tfidf_matrix([p.text for p in passages]))
     central[0] = np.inf
     ranked = [int(i) for i in np.argsort(-central, kind="stable")]
     lo, hi = 1, len(passages)  # the lead alone fits: every single passage fits one call

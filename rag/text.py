@@ -78,3 +78,20 @@ def _append_span(text: str, spans: list[tuple[int, int]], start: int, end: int) 
         end -= 1
     if end > start:
         spans.append((start, end))
+
+
+# Openings of a sentence that leans on the one before it ("Moreover, …", "This …", "Since then,
+# …"): quoted alone, it reads badly. Summaries also avoid possessives that need an antecedent.
+LEANING_OPENERS = ("Moreover|However|Additionally|Also|But|And|Since then|That|This|These|Those|It|They|He|She|"
+                   "Such|Instead|Still|Meanwhile|Furthermore|In addition|As a result|Therefore|Thus|Yet|Then|"
+                   "Later")
+
+
+def opener_pattern(*extra: str) -> re.Pattern:
+    """A regex matching a sentence that opens with one of LEANING_OPENERS or `extra`."""
+    return re.compile(rf"^(?:{'|'.join([LEANING_OPENERS, *extra])})\b")
+
+
+def round_brackets(text: str) -> str:
+    """Square brackets shown as round ones, so article text never reads as a [n] marker."""
+    return text.replace("[", "(").replace("]", ")")
