@@ -15,11 +15,14 @@ with retrieval.py's figures (within a point: HNSW vs brute force, candidate filt
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +48,34 @@ class Variant:
     freshness: tuple[float, float] | None = None  # (half-life days, weight in rank-1 votes)
     per_article: int = SHIPPED.per_article
     recency_weight: float = SHIPPED.recency_weight
+    title_weight: float = 2.0      # the keyword index's bm25 weight of the title column (text: 1.0)
+    neighbours: float = 0.0        # each passage gains this share of its best adjacent passage's score
+    article_sum: float = 0.0       # ... of the summed scores of its article's other candidates
+    coverage: float = 0.0          # weight of a list ranking candidates by idf-weighted question-term coverage
+    title_list: float = 0.0        # weight of a list ranking passages by their article title's embedding
+    question_sentence: float = 0.0  # weight of a dense list for a multi-sentence question's last sentence
+
+
+def stems(text: str) -> list[str]:
+    """Content words with a crude suffix stemmer (enough for a coverage count)."""
+    from rag.registry import _STOPWORDS
+
+    out = []
+    for w in re.findall(r"[a-z0-9]+", text.lower()):
+        if w in _STOPWORDS or len(w) < 2:
+            continue
+        for suffix in ("ing", "ed", "es", "s"):
+            if len(w) > len(suffix) + 3 and w.endswith(suffix):
+                w = w[:-len(suffix)]
+                break
+        out.append(w)
+    return out
+
+
+def last_sentence(question: str) -> str | None:
+    """The question sentence of a quiz item that opens with a statement, else None."""
+    parts = re.split(r"(?<=[.!?”])\s+(?=[A-Z“])", question.strip())
+    return parts[-1] if len(parts) > 1 else None
 
 
 def words(q: str) -> list[str]:
@@ -95,15 +126,44 @@ class Replay:
             for j, cid in enumerate(self.ids[i:i + 2000]):
                 self.vectors[i + j] = got[cid]
 
-    def keyword(self, match: str | None) -> list[int]:
+    def keyword(self, match: str | None, title_weight: float = 2.0) -> list[int]:
         if not match:
             return []
-        if match not in self._kw_cache:
+        if (match, title_weight) not in self._kw_cache:
             rows = self.c.registry.db.execute(
                 "SELECT c.chunk_id FROM chunks_fts JOIN chunks c ON c.rowid = chunks_fts.rowid "
-                "WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, 2.0, 1.0) LIMIT 400", (match,)).fetchall()
-            self._kw_cache[match] = [self.index[r[0]] for r in rows if r[0] in self.index]
-        return self._kw_cache[match]
+                "WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts, ?, 1.0) LIMIT 400",
+                (match, title_weight)).fetchall()
+            self._kw_cache[match, title_weight] = [self.index[r[0]] for r in rows if r[0] in self.index]
+        return self._kw_cache[match, title_weight]
+
+    @cached_property
+    def structure(self) -> tuple[list[int | None], list[int | None], list[str]]:
+        """Each passage's previous and next passage in its article (or None), and its title."""
+        rows = self.c.registry.db.execute("SELECT ord, title FROM chunks ORDER BY rowid").fetchall()
+        n, art = len(rows), self.articles
+        prev = [i - 1 if i and art[i - 1] == art[i] and rows[i - 1][0] == rows[i][0] - 1 else None
+                for i in range(n)]
+        nxt = [i + 1 if i + 1 < n and art[i + 1] == art[i] and rows[i + 1][0] == rows[i][0] + 1 else None
+               for i in range(n)]
+        return prev, nxt, [r[1] for r in rows]
+
+    @cached_property
+    def terms(self) -> tuple[list[set[str]], dict[str, float]]:
+        """Each passage's (title + text) stemmed content words, and their idf."""
+        titles = self.structure[2]
+        sets = [set(stems(f"{t} {x}")) for t, x in zip(titles, self.texts)]
+        df = Counter(w for s in sets for w in s)
+        return sets, {w: math.log(len(sets) / (1 + n)) for w, n in df.items()}
+
+    @cached_property
+    def title_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """One embedded title per article, and each passage's row in it."""
+        titles, rows = {}, []
+        for a, t in zip(self.articles, self.structure[2]):
+            rows.append(titles.setdefault(a, (len(titles), t))[0])
+        vecs = np.vstack([self.c.embedder.embed([t or ""])[0] for _, t in titles.values()])
+        return vecs, np.array(rows)
 
     def scores(self, v: Variant, question: str, qvec: np.ndarray, as_of: date, until: date | None) -> dict[int, float]:
         from rag.dates import recency_window
@@ -113,11 +173,42 @@ class Replay:
             lambda i: self.published[i] is not None and self.published[i] <= until)
         dense = [i for i in np.argsort(-(self.vectors @ qvec))[:CANDIDATES * 4] if ok(i)][:CANDIDATES]
         kwq = (v.keyword_query or unigram_query)(question)
-        keyword = [i for i in self.keyword(kwq) if ok(i)][:CANDIDATES]
+        keyword = [i for i in self.keyword(kwq, v.title_weight) if ok(i)][:CANDIDATES]
         sc: dict[int, float] = {}
         for lst, weight in ((dense, SHIPPED.dense_weight), (keyword, SHIPPED.keyword_weight)):
             for r, i in enumerate(lst):
                 sc[int(i)] = sc.get(int(i), 0.0) + weight / (RRF_K + r + 1)
+        if v.question_sentence and (last := last_sentence(question)):
+            qv2 = self.c.embedder.embed([last])[0]
+            for r, i in enumerate([i for i in np.argsort(-(self.vectors @ qv2))[:CANDIDATES * 4] if ok(i)]
+                                  [:CANDIDATES]):
+                sc[int(i)] = sc.get(int(i), 0.0) + v.question_sentence / (RRF_K + r + 1)
+        if v.neighbours:
+            prev, nxt, _ = self.structure
+            near: dict[int, float] = {}
+            for i, s in sc.items():
+                for j in (prev[i], nxt[i]):
+                    if j is not None and ok(j):
+                        near[j] = max(near.get(j, 0.0), s)
+            for j, s in near.items():
+                sc[j] = sc.get(j, 0.0) + v.neighbours * s
+        if v.article_sum:
+            total = Counter()
+            for i, s in sc.items():
+                total[self.articles[i]] += s
+            sc = {i: s + v.article_sum * (total[self.articles[i]] - s) for i, s in sc.items()}
+        if v.coverage:
+            sets, idf = self.terms
+            wanted = set(stems(question))
+            cover = {i: sum(idf.get(w, 0.0) for w in wanted & sets[i]) for i in sc}
+            for r, i in enumerate(sorted(cover, key=cover.get, reverse=True)[:CANDIDATES]):
+                sc[i] += v.coverage / (RRF_K + r + 1)
+        if v.title_list:
+            tvecs, row = self.title_vectors
+            rank = {int(a): r for r, a in enumerate(np.argsort(-(tvecs @ qvec))[:20])}
+            for i in sc:
+                if (r := rank.get(int(row[i]))) is not None:
+                    sc[i] += v.title_list / (RRF_K + r + 1)
         if v.prf:
             m, beta = v.prf
             top = sorted(sc, key=sc.get, reverse=True)[:m]
@@ -202,6 +293,13 @@ def main() -> None:
         Variant("freshness prior, half-life 365 d, 0.25", freshness=(365, 0.25)),
         Variant("1 passage per article", per_article=1),
         Variant("3 passages per article", per_article=3),
+        Variant("keyword title weight 1 (shipped: 2)", title_weight=1.0),
+        Variant("keyword title weight 4", title_weight=4.0),
+        Variant("+ 0.25 x best adjacent passage's score", neighbours=0.25),
+        Variant("+ 0.1 x article's other candidates' scores", article_sum=0.1),
+        Variant("question-term coverage list, 0.5", coverage=0.5),
+        Variant("article-title embedding list, 0.5", title_list=0.5),
+        Variant("question-sentence dense list, 1.0", question_sentence=1.0),
     ]
     if args.shipped_only:
         variants = variants[:1]
