@@ -74,7 +74,8 @@ def stems(text: str) -> list[str]:
 
 def last_sentence(question: str) -> str | None:
     """The question sentence of a quiz item that opens with a statement, else None."""
-    parts = re.split(r"(?<=[.!?”])\s+(?=[A-Z“])", question.strip())
+    # A sentence ends after a word of 3+ letters, an acronym or a digit: "St. Patrick's" stays whole.
+    parts = re.split(r"(?:(?<=[A-Za-z]{3}[.!?])|(?<=[A-Z]{2}[.!?])|(?<=\d[.!?])|(?<=[.!?]”))\s+(?=[A-Z“])", question.strip())
     return parts[-1] if len(parts) > 1 else None
 
 
@@ -108,7 +109,7 @@ class Replay:
         c = components(require(work / "newsdesk"))
         self.c = c
         rows = c.registry.db.execute(
-            "SELECT c.chunk_id, c.text, c.article_id, a.source, a.published FROM chunks c "
+            "SELECT c.chunk_id, c.text, c.article_id, a.source, a.published, c.ord, c.title FROM chunks c "
             "JOIN articles a USING (article_id) ORDER BY c.rowid").fetchall()
         self.ids = [r[0] for r in rows]
         self.index = {cid: i for i, cid in enumerate(self.ids)}
@@ -116,7 +117,9 @@ class Replay:
         self.articles = [r[2] for r in rows]
         self.sources = [(r[3] or "").casefold() for r in rows]
         self.published = [parse_date(r[4]) for r in rows]
-        self._kw_cache: dict[str, list[int]] = {}
+        self.ords = [r[5] for r in rows]
+        self.titles = [r[6] for r in rows]
+        self._kw_cache: dict[tuple[str, float], list[int]] = {}
         self.vectors = np.zeros((len(rows), 384), np.float32)
         if vectors is not None:  # the same passages embedded another way, in this row order
             self.vectors[:] = np.load(vectors)
@@ -138,32 +141,29 @@ class Replay:
         return self._kw_cache[match, title_weight]
 
     @cached_property
-    def structure(self) -> tuple[list[int | None], list[int | None], list[str]]:
-        """Each passage's previous and next passage in its article (or None), and its title."""
-        rows = self.c.registry.db.execute("SELECT ord, title FROM chunks ORDER BY rowid").fetchall()
-        n, art = len(rows), self.articles
-        prev = [i - 1 if i and art[i - 1] == art[i] and rows[i - 1][0] == rows[i][0] - 1 else None
-                for i in range(n)]
-        nxt = [i + 1 if i + 1 < n and art[i + 1] == art[i] and rows[i + 1][0] == rows[i][0] + 1 else None
+    def neighbours(self) -> tuple[list[int | None], list[int | None]]:
+        """Each passage's previous and next passage in its article (or None)."""
+        n, art, o = len(self.ids), self.articles, self.ords
+        prev = [i - 1 if i and art[i - 1] == art[i] and o[i - 1] == o[i] - 1 else None for i in range(n)]
+        nxt = [i + 1 if i + 1 < n and art[i + 1] == art[i] and o[i + 1] == o[i] + 1 else None
                for i in range(n)]
-        return prev, nxt, [r[1] for r in rows]
+        return prev, nxt
 
     @cached_property
     def terms(self) -> tuple[list[set[str]], dict[str, float]]:
         """Each passage's (title + text) stemmed content words, and their idf."""
-        titles = self.structure[2]
-        sets = [set(stems(f"{t} {x}")) for t, x in zip(titles, self.texts)]
+        sets = [set(stems(f"{t} {x}")) for t, x in zip(self.titles, self.texts)]
         df = Counter(w for s in sets for w in s)
         return sets, {w: math.log(len(sets) / (1 + n)) for w, n in df.items()}
 
     @cached_property
-    def title_vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """One embedded title per article, and each passage's row in it."""
+    def title_vectors(self) -> tuple[np.ndarray, np.ndarray, list[date | None]]:
+        """One embedded title per article, each passage's row in it, and each article's date."""
         titles, rows = {}, []
-        for a, t in zip(self.articles, self.structure[2]):
-            rows.append(titles.setdefault(a, (len(titles), t))[0])
-        vecs = np.vstack([self.c.embedder.embed([t or ""])[0] for _, t in titles.values()])
-        return vecs, np.array(rows)
+        for a, t, p in zip(self.articles, self.titles, self.published):
+            rows.append(titles.setdefault(a, (len(titles), t, p))[0])
+        vecs = np.vstack([self.c.embedder.embed([t or ""])[0] for _, t, _ in titles.values()])
+        return vecs, np.array(rows), [p for _, _, p in titles.values()]
 
     def scores(self, v: Variant, question: str, qvec: np.ndarray, as_of: date, until: date | None) -> dict[int, float]:
         from rag.dates import recency_window
@@ -184,7 +184,7 @@ class Replay:
                                   [:CANDIDATES]):
                 sc[int(i)] = sc.get(int(i), 0.0) + v.question_sentence / (RRF_K + r + 1)
         if v.neighbours:
-            prev, nxt, _ = self.structure
+            prev, nxt = self.neighbours
             near: dict[int, float] = {}
             for i, s in sc.items():
                 for j in (prev[i], nxt[i]):
@@ -204,8 +204,10 @@ class Replay:
             for r, i in enumerate(sorted(cover, key=cover.get, reverse=True)[:CANDIDATES]):
                 sc[i] += v.coverage / (RRF_K + r + 1)
         if v.title_list:
-            tvecs, row = self.title_vectors
-            rank = {int(a): r for r, a in enumerate(np.argsort(-(tvecs @ qvec))[:20])}
+            tvecs, row, dates = self.title_vectors
+            eligible = [int(a) for a in np.argsort(-(tvecs @ qvec))
+                        if until is None or (dates[a] is not None and dates[a] <= until)]
+            rank = {a: r for r, a in enumerate(eligible[:20])}
             for i in sc:
                 if (r := rank.get(int(row[i]))) is not None:
                     sc[i] += v.title_list / (RRF_K + r + 1)
