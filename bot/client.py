@@ -21,6 +21,8 @@ import discord
 from discord import app_commands
 from discord.ext import tasks
 
+from rag.loaders import LoadError
+
 from .config import BotConfig
 from .core import BotCore, Turn
 from .format import answer_embeds, briefing_messages, pack_embeds, split_text, summary_embeds
@@ -204,7 +206,7 @@ class NewsdeskBot(discord.Client):
         await interaction.response.defer(thinking=True)
         try:
             report = await self.run_core(self.core.ingest, interaction.guild_id, url)
-        except ValueError as exc:  # a refused URL: say why
+        except LoadError as exc:  # a refused URL: say why
             return await interaction.followup.send(f"Cannot ingest {url}: {exc}"[:2000], ephemeral=True,
                                                    allowed_mentions=NO_PINGS)
         except Exception:

@@ -28,27 +28,6 @@ log = logging.getLogger(__name__)
 Turn = tuple[str, str]  # (role "user" | "bot", text)
 
 
-def refuse_private_address(url: str) -> None:
-    """Raise ValueError when a URL's host resolves to a loopback, private, link-local or other
-    non-public address: members of a Discord server must not make the bot's host fetch its own
-    internal services (cloud metadata, local admin pages) and read them back."""
-    import ipaddress
-    import socket
-    from urllib.parse import urlsplit
-
-    host = urlsplit(url).hostname
-    if not host:
-        raise ValueError("give an http(s) URL with a host name")
-    try:
-        infos = socket.getaddrinfo(host, None)
-    except OSError:
-        raise ValueError(f"cannot resolve {host}") from None
-    for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
-        if not ip.is_global:
-            raise ValueError(f"{host} is a private or local address; the bot only fetches public sites")
-
-
 class BotCore:
     """The core, one collection per guild (NEWSDESK_GUILD_COLLECTIONS), backends shared."""
 
@@ -152,13 +131,17 @@ class BotCore:
     def ingest(self, guild_id: int | None, url: str):
         """Ingest one URL (page or feed) into the guild's collection."""
         from rag.ingest import Ingestor
+        from rag.loaders import Fetcher, Loader, LoadError, refuse_private_address
 
-        if not re.match(r"^https?://\S+$", url.strip()):
-            raise ValueError("give an http(s) URL of an article or a feed")
-        refuse_private_address(url.strip())
+        url = url.strip()
+        if not re.match(r"^https?://\S+$", url):
+            raise LoadError("give an http(s) URL of an article or a feed")
+        refuse_private_address(url)  # here too, so a refused link is told before waiting on the lock
         c = self.components(guild_id)
+        # Every request, redirects and a feed's item links included, must go to a public address.
+        loader = Loader(c.settings, Fetcher(c.settings, url_guard=refuse_private_address))
         with self._ingest_lock, c.writing():
-            return Ingestor(c).ingest([url.strip()])
+            return Ingestor(c).ingest([url], loader)
 
     def close(self) -> None:
         """Release open files."""

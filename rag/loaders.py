@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -56,6 +56,33 @@ _COPYRIGHT = re.compile(r"^(?:copyright|©)\s*(?:©\s*)?\d{4},?\s+([A-Z][\w.&' -
 
 class LoadError(Exception):
     """An input that cannot be loaded; the message is the one-line reason users see."""
+
+
+class PrivateAddressError(LoadError):
+    """A URL refused because its host is not a public internet address."""
+
+
+def refuse_private_address(url: str) -> None:
+    """Raise PrivateAddressError when a URL's host resolves to a loopback, private, link-local or
+    other non-public address: a front end open to strangers (the Discord bot) must not make its
+    host fetch its own internal services (cloud metadata, local admin pages) and read them back.
+
+    The check resolves the name itself, so a name that resolves differently moments later (DNS
+    rebinding) is not caught; it guards against plain internal URLs and redirects to them."""
+    import ipaddress
+    import socket
+
+    host = urlparse(url).hostname
+    if not host:
+        raise PrivateAddressError("give an http(s) URL with a host name")
+    try:
+        infos = socket.getaddrinfo(host, None)
+    except OSError:
+        raise PrivateAddressError(f"cannot resolve {host}") from None
+    for info in infos:
+        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not ip.is_global:
+            raise PrivateAddressError(f"{host} is a private or local address; only public sites are fetched")
 
 
 def decode_bytes(data: bytes, what: str = "file") -> str:
@@ -286,20 +313,26 @@ def html_fragment_to_text(fragment: str) -> str:
 
 
 class Fetcher:
-    """HTTP(S) GET with a timeout, a size cap and a clear error for each failure."""
+    """HTTP(S) GET with a timeout, a size cap and a clear error for each failure.
 
-    def __init__(self, settings: Settings):
+    `url_guard` (e.g. `refuse_private_address`) sees every request before it is sent: the first,
+    each redirect and each feed item's link. It refuses one by raising LoadError."""
+
+    def __init__(self, settings: Settings, url_guard: Callable[[str], None] | None = None):
         self.settings = settings
+        self.url_guard = url_guard
         self._client = None
 
     def _http(self):
         if self._client is None:
             import httpx
 
+            hooks = {"request": [lambda request: self.url_guard(str(request.url))]} if self.url_guard else {}
             self._client = httpx.Client(
                 timeout=self.settings.http_timeout,
                 follow_redirects=True,
                 headers={"User-Agent": self.settings.user_agent},
+                event_hooks=hooks,
             )
         return self._client
 

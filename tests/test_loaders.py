@@ -17,12 +17,15 @@ from pathlib import Path
 import pytest
 
 from rag.loaders import (
+    Fetcher,
     Loader,
     LoadError,
+    PrivateAddressError,
     decode_bytes,
     html_to_article,
     parse_text_article,
     record_to_article,
+    refuse_private_address,
 )
 from rag.models import Article, LoadFailure
 from rag.settings import Settings
@@ -862,11 +865,13 @@ PAGE_TWO = [
 class _Handler(http.server.BaseHTTPRequestHandler):
     routes: dict = {}
     release = threading.Event()
+    seen: list[str] = []  # every path requested, in order
 
     def log_message(self, *args):  # keep test output quiet
         pass
 
     def do_GET(self):
+        self.seen.append(self.path)
         route = self.routes.get(self.path)
         if route is None:
             self.send_error(404, "Not Found")
@@ -985,6 +990,37 @@ class TestUrls:
         assert art.title == "Lighthouse Museum Opens"
         assert art.origin == f"{server}/moved"
         assert art.url == f"{server}/article.html"  # the final URL
+
+    def test_url_guard_sees_redirects_and_feed_links(self, tmp_path, server):
+        """A guard refusing some URLs stops a redirect to one and a feed item's link to one before
+        any request is sent (the bot's guard against its host's internal addresses)."""
+        checked = []
+
+        def guard(url: str) -> None:
+            checked.append(url)
+            if url.endswith(("/article.html", "/story1.html")):
+                raise PrivateAddressError(f"{url} refused")
+
+        settings = make_settings(tmp_path, http_timeout=5)
+        _Handler.seen.clear()
+        loader = Loader(settings, Fetcher(settings, url_guard=guard))
+        moved, *feed = list(loader.load([f"{server}/moved", f"{server}/feed.rss"]))
+        assert failure(moved).error == f"{server}/article.html refused"
+        first, second, _ = [article(r) for r in feed]
+        assert first.text.startswith("Tidal turbines start.")  # the feed's own text, not the page
+        assert "FULLTEXT-TWO" in second.text
+        assert checked[:2] == [f"{server}/moved", f"{server}/article.html"]
+        assert f"{server}/story1.html" in checked
+        assert "/article.html" not in _Handler.seen and "/story1.html" not in _Handler.seen
+        assert "/moved" in _Handler.seen and "/story2.html" in _Handler.seen
+
+    def test_private_address_guard(self, tmp_path, server):
+        settings = make_settings(tmp_path, http_timeout=5)
+        loader = Loader(settings, Fetcher(settings, url_guard=refuse_private_address))
+        result = failure(next(iter(loader.load([f"{server}/article.html"]))))
+        assert "127.0.0.1 is a private or local address" in result.error
+        with pytest.raises(PrivateAddressError, match="private or local"):
+            refuse_private_address("http://169.254.169.254/latest/meta-data")
 
     def test_404(self, tmp_path, server):
         result = failure(load_one(tmp_path, f"{server}/does-not-exist"))
