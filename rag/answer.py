@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .citations import check_citations
+from .citations import check_citations, marked
 from .components import Components
 from .models import Passage
 from .retrieval import SearchFilters, retrieve
@@ -264,7 +264,7 @@ class ExtractiveAnswerer:
             quote = article[sent.start:end]
             n = sent.passage_index + 1
             quotes.setdefault(n, quote)
-            parts.append(f"{quote} [{n}]")
+            parts.append(marked(quote, n))
         return " ".join(parts), True, quotes
 
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .models import Passage
-from .text import split_sentences
+from .text import round_brackets, split_sentences
 
 _MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
 _WORD = re.compile(r"\w+")
@@ -25,6 +25,12 @@ class Checked:
     text: str
     citations: list[dict] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+
+def marked(sentence: str, n: int) -> str:
+    """An article sentence followed by its `[n]` marker. Square brackets inside the sentence are
+    shown round, so they never read as markers (the citation's quote stays verbatim)."""
+    return f"{round_brackets(sentence)} [{n}]"
 
 
 def citation_dict(n: int, p: Passage, quote: str) -> dict:

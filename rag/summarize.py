@@ -21,11 +21,11 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .answer import ExtractiveAnswerer, LLMAnswerer, LLMError, article_texts, content_words, describe_llm_error
-from .citations import check_citations
+from .citations import check_citations, marked
 from .components import Components
 from .models import ArticleRecord, Passage
 from .retrieval import SearchFilters, retrieve
-from .text import opener_pattern, round_brackets, split_sentences
+from .text import opener_pattern, split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -179,8 +179,7 @@ def compose(chosen: list[Sentence], order: list[str] | None = None) -> tuple[str
     rank = {a: i for i, a in enumerate(order)}
     ordered = sorted(chosen, key=lambda s: (rank.get(s.passage.article_id, len(rank)), s.start))
     passages = [s.as_passage() for s in ordered]
-    # Brackets inside article text would read as citation markers: shown round (quotes stay exact).
-    text = " ".join(f"{round_brackets(s.text)} [{i}]" for i, s in enumerate(ordered, 1))
+    text = " ".join(marked(s.text, i) for i, s in enumerate(ordered, 1))
     return text, passages, {i: s.text for i, s in enumerate(ordered, 1)}
 
 

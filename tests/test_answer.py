@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import assert_cited, run_ingest
+from helpers import assert_cited, run_ingest, write_article
 
 from rag.answer import NOT_COVERED, LLMAnswerer, answer_question, format_passages
 from rag.citations import check_citations
@@ -94,6 +94,24 @@ def _passages() -> list[Passage]:
              "The mayor resigned after the vote."]
     return [Passage(chunk_id=f"a{i}:v:0", article_id=f"a{i}", title=f"T{i}", source="Outlet", published=None,
                     url=None, path=None, text=t, score=1.0) for i, t in enumerate(texts)]
+
+
+def test_square_brackets_in_a_quoted_sentence_are_not_citations(tmp_path, components):
+    """An article's own "[2]" is shown round in the answer, never read as a marker (which would
+    cite another passage or be removed with a warning); the quote keeps it verbatim."""
+    sentence = "The new Eastgate bridge will cost 40 million euros [2], the city council said on Tuesday."
+    write_article(tmp_path / "lib", "bridge.md", "Council approves Eastgate bridge",
+                  f"{sentence} Construction starts in spring and should take three years.",
+                  outlet="City Post", date="2026-03-03")
+    write_article(tmp_path / "lib", "park.md", "Park reopens",
+                  "The riverside park reopened on Saturday after a two-year renovation of its paths.",
+                  outlet="City Post", date="2026-03-04")
+    run_ingest(components, [tmp_path / "lib"])
+    ans = answer_question(components, "How much will the Eastgate bridge cost?")
+    assert ans.answerable and ans.warnings == []
+    assert "40 million euros (2)" in ans.answer and "[2]" not in ans.answer.replace(" [1]", "")
+    assert [c["quote"] for c in ans.citations] == [sentence]
+    assert_contract(components, ans)
 
 
 def test_citation_check_removes_renumbers_and_quotes():
