@@ -11,12 +11,10 @@ import re
 import threading
 from collections.abc import Callable
 from datetime import date
-from zoneinfo import ZoneInfo
 
 from rag.answer import Answer, answer_question
 from rag.briefing import Briefing, make_briefing
 from rag.components import Components
-from rag.dates import today
 from rag.retrieval import SearchFilters
 from rag.settings import Settings
 from rag.summarize import Summary, summarize_article, summarize_topic
@@ -65,8 +63,7 @@ class BotCore:
         """Answer a question (a follow-up is first made standalone from the thread's turns)."""
         c = self.components(guild_id)
         standalone = self.standalone_question(c, question, history or [])
-        as_of = today(ZoneInfo(self.settings.timezone))
-        answer = answer_question(c, standalone, filters=SearchFilters(source=source, since=since, as_of=as_of))
+        answer = answer_question(c, standalone, filters=SearchFilters(source=source, since=since))
         if standalone != question:
             answer.question = question
             answer.warnings.insert(0, f"answered as: {standalone}")

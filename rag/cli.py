@@ -238,7 +238,7 @@ def search(query: str, k: int, source: str | None, since: date | None, until: da
 
     _check_window(since, until)
     c = _components(settings)
-    filters = SearchFilters(source=source, since=since, until=until, as_of=_as_of(as_of, settings))
+    filters = SearchFilters(source=source, since=since, until=until, as_of=as_of)
     queries = [q.strip() for q in sys.stdin if q.strip()] if query == "-" else [query]
     if query != "-" and not query.strip():
         raise click.UsageError("the query is empty")
@@ -263,15 +263,6 @@ def _warn_if_empty(c, echo: bool = True) -> list[str]:
     if echo:
         _stderr().print(f"warning: {message}", style="yellow", markup=False)
     return [message]
-
-
-def _as_of(as_of: date | None, settings) -> date:
-    """The day a question is asked: --as-of, else today in the configured time zone."""
-    from zoneinfo import ZoneInfo
-
-    from .dates import today
-
-    return as_of or today(ZoneInfo(settings.timezone))
 
 
 def _check_window(since: date | None, until: date | None) -> None:
@@ -351,7 +342,7 @@ def ask(question: str, k: int, source: str | None, since: date | None, until: da
 
     with busy:
         result = answer_question(c, question, k, SearchFilters(source=source, since=since, until=until,
-                                                               as_of=_as_of(as_of, settings)),
+                                                               as_of=as_of),
                                  on_token=None if as_json else on_token)
     result.warnings = empty + result.warnings
     c.close()

@@ -18,18 +18,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
 from .components import Components
-from .dates import day_number, parse_date, recency_window
+from .dates import day_number, parse_date, recency_window, today
 from .models import Passage
 
 
 @dataclass
 class SearchFilters:
     """Metadata filters: outlet (case-insensitive) and published date range, inclusive; and the
-    day the question is asked (`as_of`, default today), from which "this week" counts back."""
+    day the question is asked (`as_of`, default today in NEWSDESK_TIMEZONE), from which "this
+    week" counts back."""
 
     source: str | None = None
     since: date | None = None
@@ -101,7 +103,7 @@ def retrieve(c: Components, query: str, k: int = 5, filters: SearchFilters | Non
             ranked[cid] = ranked.get(cid, 0.0) + config.keyword_weight / (config.rrf_k + rank + 1)
     rows = c.registry.chunk_rows(list(ranked))  # current versions only
     ranked = {cid: score for cid, score in ranked.items() if cid in rows}
-    as_of = filters.as_of or date.today()
+    as_of = filters.as_of or today(ZoneInfo(c.settings.timezone))
     period_start = recency_window(query, as_of) if config.recency_weight else None
     if period_start:
         bonus = config.recency_weight / (config.rrf_k + 1)
