@@ -7,6 +7,8 @@ import re
 
 import discord
 
+from rag.text import round_brackets, split_sentences
+
 MESSAGE_LIMIT = 2000       # characters in a message's content
 DESCRIPTION_LIMIT = 4096   # an embed's description
 FIELD_NAME_LIMIT = 256
@@ -16,17 +18,22 @@ EMBED_TOTAL_LIMIT = 6000   # all text of all embeds in one message
 EMBEDS_PER_MESSAGE = 10
 QUOTE_CHARS = 300          # a source's quote, shortened for the field (the full one is in --json)
 
-_SENTENCE_END = re.compile(r"[.!?…][\"'”’)\]]*(\s+)")
+_LEADING_MARKERS = re.compile(r"((?:\[\d+\]\s*)+)")
 
 
 def _sentences(text: str) -> list[str]:
-    """Sentences of `text`, each keeping its closing quotes or brackets."""
-    out, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        out.append(text[start:m.start(1)])
-        start = m.end(1)
-    out.append(text[start:])
-    return [x for x in out if x]
+    """Sentences of `text`, each keeping the `[n]` markers that follow it (so a message never
+    starts with the previous sentence's citation)."""
+    out: list[str] = []
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        m = _LEADING_MARKERS.match(sentence)
+        if m and out:
+            out[-1] += " " + m.group(1).strip()
+            sentence = sentence[m.end():]
+        if sentence:
+            out.append(sentence)
+    return out
 
 
 def split_text(text: str, limit: int) -> list[str]:
@@ -71,7 +78,7 @@ def source_field(cit: dict) -> tuple[str, str]:
     a short quote."""
     name = _shorten(f"[{cit['n']}] {cit.get('source') or 'outlet not named'} · "
                     f"{cit.get('published') or 'date unknown'}", FIELD_NAME_LIMIT)
-    title = _shorten(cit.get("title") or "untitled", 200).replace("[", "(").replace("]", ")")
+    title = round_brackets(_shorten(cit.get("title") or "untitled", 200))
     head = f"[{title}]({cit['url']})" if cit.get("url") else title
     quote = _shorten(cit.get("quote") or "", QUOTE_CHARS)
     value = f"{head}\n> {quote}" if quote else head

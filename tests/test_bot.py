@@ -236,6 +236,10 @@ def test_split_and_embed_limits():
     assert all(p.startswith("Paragraph") or p.startswith("The council") for p in pieces)
     assert all(p.endswith(".") for p in pieces), "cut inside a sentence"
     assert split_text("word " * 1000, 100) and all(len(p) <= 100 for p in split_text("x" * 450, 100))
+    # At sentence ends only: not after "Mr." or "U.S.", and a citation stays with its sentence.
+    cited = "Mr. Smith said the U.S. will act on the report soon. [1] The council agreed. [2][3] It votes in May. [4]"
+    assert split_text(cited, 60) == ["Mr. Smith said the U.S. will act on the report soon. [1]",
+                                     "The council agreed. [2][3] It votes in May. [4]"]
 
     cit = {"n": 1, "source": "Outlet", "published": "2026-03-03", "title": "T" * 300,
            "url": "https://e.example/a", "quote": "Q " * 700}
