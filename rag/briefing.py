@@ -15,12 +15,13 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from .answer import article_texts
+from .answer import LLMError, article_texts
 from .articles import WindowArticle, article_passages, articles_in_window
 from .citations import check_citations
 from .components import Components
@@ -105,9 +106,10 @@ def make_briefing(c: Components, since: date, until: date, refresh: bool = False
         saved = load_saved(c, since, until)
         if saved and saved.fingerprint == fingerprint:
             return saved
-    briefing = compute_briefing(c, since, until, window, chat_model, max_stories)
+    failures: list[LLMError] = []
+    briefing = compute_briefing(c, since, until, window, chat_model, max_stories, failures)
     briefing.fingerprint = fingerprint
-    if use_llm and briefing.mode != "llm" and window:
+    if failures:
         return briefing  # the LLM failed: do not keep a fallback as if it were the LLM's briefing
     try:
         save(c, briefing)
@@ -117,8 +119,13 @@ def make_briefing(c: Components, since: date, until: date, refresh: bool = False
 
 
 def compute_briefing(c: Components, since: date, until: date, window: list[WindowArticle],
-                     chat_model=None, max_stories: int = 20) -> Briefing:
-    """Cluster the window's articles into stories and summarize each."""
+                     chat_model=None, max_stories: int = 20, llm_failures: list[LLMError] | None = None,
+                     ) -> Briefing:
+    """Cluster the window's articles into stories and summarize each. LLM failures (unreachable,
+    timed out, erroring) are appended to `llm_failures`; after the first, the LLM is not asked
+    again. (A summary that cites nothing is a poor answer, not a failure: the next story still
+    asks the LLM.)"""
+    failures = llm_failures if llm_failures is not None else []
     generated = datetime.now(UTC).isoformat(timespec="seconds")
     use_llm = chat_model is not None or c.settings.llm_enabled
     b = Briefing(since.isoformat(), until.isoformat(), generated, "llm" if use_llm else "extractive")
@@ -138,12 +145,13 @@ def compute_briefing(c: Components, since: date, until: date, window: list[Windo
         ranked = ranked[:max_stories]
     modes = set()
     for story in ranked:
-        entry, mode, warnings = summarize_story(c, story, info, texts, chat_model if use_llm else None, use_llm)
+        entry, mode, warnings = summarize_story(c, story, info, texts, chat_model if use_llm else None, use_llm,
+                                                on_llm_error=failures.append)
         modes.add(mode)
         for w in warnings:
             if w not in b.warnings:
                 b.warnings.append(w)
-        if use_llm and mode == "extractive" and any("LLM" in w for w in warnings):
+        if failures:
             use_llm = False  # the LLM failed: do not wait on it again for every story
         b.stories.append(entry)
     b.mode = "llm" if modes == {"llm"} else "extractive"
@@ -168,7 +176,8 @@ def rank_stories(stories: list[Story], info: dict[str, WindowArticle], since: da
 
 
 def summarize_story(c: Components, story: Story, info: dict[str, WindowArticle], texts, chat_model,
-                    use_llm: bool, max_articles: int = 8) -> tuple[dict, str, list[str]]:
+                    use_llm: bool, max_articles: int = 8,
+                    on_llm_error: Callable[[LLMError], None] | None = None) -> tuple[dict, str, list[str]]:
     """A story's JSON entry (headline, summary, sources, citations, differences), its mode, and
     warnings."""
     members = [info[a].record for a in story.members]
@@ -184,7 +193,7 @@ def summarize_story(c: Components, story: Story, info: dict[str, WindowArticle],
     if use_llm:
         summary, mode, citations, sw = summarize_passages(
             c, "Summarize this news story, as covered by these articles.", passages, n_sent,
-            chat_model=chat_model, order=[r.article_id for r in used], use_llm=True)
+            chat_model=chat_model, order=[r.article_id for r in used], use_llm=True, on_llm_error=on_llm_error)
     else:
         summary, mode, citations, sw = summarize_passages(
             c, "", passages, n_sent, order=[r.article_id for r in used], use_llm=False)

@@ -303,9 +303,11 @@ def _most_central(passages: list[Passage], fits: Callable[[list[int]], bool]) ->
 def summarize_passages(c: Components, task: str, passages: list[Passage], sentences: int = 4,
                        focus_query: str | None = None, chat_model=None,
                        order: list[str] | None = None, use_llm: bool | None = None,
-                       per_article: int = 2) -> tuple[str, str, list[dict], list[str]]:
+                       per_article: int = 2, on_llm_error: Callable[[LLMError], None] | None = None,
+                       ) -> tuple[str, str, list[dict], list[str]]:
     """(summary, mode, citations, warnings) of the passages: LLM when configured (or `use_llm`),
-    else (and on any LLM failure) extractive. The citation check runs on both."""
+    else (and on any LLM failure, which `on_llm_error` is told of) extractive. The citation check
+    runs on both."""
     article_text = article_texts(c)
     warnings: list[str] = []
     if use_llm is None:
@@ -322,6 +324,8 @@ def summarize_passages(c: Components, task: str, passages: list[Passage], senten
         except LLMError as exc:
             log.info("LLM failed: %s", exc)
             warnings.append(f"{exc}; summarized extractively")
+            if on_llm_error:
+                on_llm_error(exc)
     text, cited, quotes = extractive_summary(c, passages, sentences, focus_query, article_text, order,
                                              per_article)
     checked = check_citations(text, cited, article_text, quotes)

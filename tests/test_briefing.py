@@ -189,6 +189,34 @@ def test_llm_briefing_with_a_fake_model_is_cited(news):
     assert any("removed citation [99]" in w for w in b.warnings)
 
 
+def test_an_uncited_llm_story_is_not_an_llm_failure(news):
+    """One story whose LLM summary cites nothing falls back alone: later stories still ask the
+    LLM and the briefing is saved. An unreachable LLM is a failure: asked once, nothing saved."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    c, _ = news
+    day = date.fromisoformat(DAY)
+    cited = "The story's main fact, as the articles report it [1]."
+    model = FakeListChatModel(responses=["A summary without any marker.", cited, cited])
+    b = make_briefing(c, day, day, refresh=True, chat_model=model)
+    assert [s["summary"] for s in b.stories][1:] == [cited, cited]
+    assert b.mode == "extractive" and "some stories were summarized extractively" in " ".join(b.warnings)
+    assert briefing_path(c, day, day).exists()
+
+    class Down(FakeListChatModel):
+        calls: int = 0
+
+        def _call(self, *args, **kwargs):
+            self.calls += 1
+            raise ConnectionError("connection refused")
+
+    briefing_path(c, day, day).unlink()
+    down = Down(responses=[""])
+    b = make_briefing(c, day, day, refresh=True, chat_model=down)
+    assert b.mode == "extractive" and len(b.stories) == 3
+    assert down.calls == 1 and not briefing_path(c, day, day).exists()
+
+
 def test_seed_briefing_acceptance(tmp_path, components, seeds):
     """Issue #4: over the five seed articles every article is in a story, every story cites, the
     two reports of the same June 2024 news share a story, and the opinion piece is flagged."""
