@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RTQA, components, load_jsonl, require  # noqa: E402
 from retrieval import contains_answer, eval_questions, quiz_day  # noqa: E402
 
+from rag.registry import fts_query  # noqa: E402
 from rag.retrieval import RetrievalConfig  # noqa: E402
 
 TODAY = date(2026, 11, 21)  # "asked today": long after every article
@@ -74,9 +75,11 @@ def stems(text: str) -> list[str]:
 
 def last_sentence(question: str) -> str | None:
     """The question sentence of a quiz item that opens with a statement, else None."""
-    # A sentence ends after a word of 3+ letters, an acronym or a digit: "St. Patrick's" stays whole.
-    parts = re.split(r"(?:(?<=[A-Za-z]{3}[.!?])|(?<=[A-Z]{2}[.!?])|(?<=\d[.!?])|(?<=[.!?]”))\s+(?=[A-Z“])", question.strip())
-    return parts[-1] if len(parts) > 1 else None
+    from rag.text import split_sentences
+
+    question = question.strip()
+    spans = split_sentences(question)
+    return question[spans[-1][0]:spans[-1][1]] if len(spans) > 1 else None
 
 
 def words(q: str) -> list[str]:
@@ -172,7 +175,7 @@ class Replay:
         ok = (lambda i: True) if until is None else (
             lambda i: self.published[i] is not None and self.published[i] <= until)
         dense = [i for i in np.argsort(-(self.vectors @ qvec))[:CANDIDATES * 4] if ok(i)][:CANDIDATES]
-        kwq = (v.keyword_query or unigram_query)(question)
+        kwq = (v.keyword_query or fts_query)(question)  # shipped: rag.registry's query
         keyword = [i for i in self.keyword(kwq, v.title_weight) if ok(i)][:CANDIDATES]
         sc: dict[int, float] = {}
         for lst, weight in ((dense, SHIPPED.dense_weight), (keyword, SHIPPED.keyword_weight)):
