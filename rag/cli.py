@@ -184,16 +184,22 @@ def _estimate_articles(inputs: tuple[str, ...]) -> int | None:
     total = 0
     for item in inputs:
         path = Path(item)
-        files = [path] if path.is_file() else (
-            [p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES] if path.is_dir() else [])
+        try:
+            files = [path] if path.is_file() else (
+                [p for p in path.rglob("*") if p.suffix.lower() in SUPPORTED_SUFFIXES] if path.is_dir() else [])
+        except OSError:
+            files = []
         if not files:
             total += 1
         for f in files:
-            if f.suffix.lower() in JSONL_SUFFIXES:
-                with f.open("rb") as fh:
-                    total += sum(1 for line in fh if line.strip())
-            else:
-                total += 1
+            try:
+                if f.suffix.lower() in JSONL_SUFFIXES:
+                    with f.open("rb") as fh:
+                        total += sum(1 for line in fh if line.strip())
+                    continue
+            except OSError:  # unreadable: the ingest reports it as a failed input
+                pass
+            total += 1
     return total or None
 
 
@@ -620,16 +626,21 @@ def remove(article_id: str, settings, as_json: bool) -> None:
         raise click.ClickException(f"no article {article_id!r} in collection {settings.collection!r} "
                                    "(see `newsdesk articles`)")
     with c.writing():
-        relinked = remove_article(c, record.article_id)
+        rechecked = [c.registry.get(a) for a in remove_article(c, record.article_id)]
     c.close()
+    # Each former duplicate is now indexed on its own or points at another article (the first
+    # of them, or an unrelated near-copy).
+    promoted = [r.article_id for r in rechecked if r and r.duplicate_of is None]
+    relinked = {r.article_id: r.duplicate_of for r in rechecked if r and r.duplicate_of}
     if as_json:
-        _emit_json({"removed": record.article_id, "title": record.title, "promoted": relinked[:1],
-                    "relinked": relinked[1:]})
+        _emit_json({"removed": record.article_id, "title": record.title, "promoted": promoted,
+                    "relinked": list(relinked)})
     else:
         click.echo(f"removed {record.article_id}: {record.title}")
-        if relinked:
-            click.echo(f"its duplicate {relinked[0]} is now indexed in its place"
-                       + (f"; {', '.join(relinked[1:])} now point to it" if relinked[1:] else ""))
+        if promoted:
+            click.echo(f"now indexed in its place: {', '.join(promoted)} (formerly its duplicate)")
+        for dup, original in relinked.items():
+            click.echo(f"its duplicate {dup} now points to {original}")
 
 
 if __name__ == "__main__":

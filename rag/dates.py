@@ -55,9 +55,13 @@ def parse_date(value: object) -> date | None:
     try:
         from dateutil import parser as dateutil_parser
 
-        return dateutil_parser.parse(text, fuzzy=False).date()
+        # dateutil fills a missing year, month or day from its default, and reads "Monday" as a
+        # day near it: parse with two defaults and accept only a date that depends on neither.
+        first = dateutil_parser.parse(text, fuzzy=False, default=datetime(2001, 1, 1)).date()
+        second = dateutil_parser.parse(text, fuzzy=False, default=datetime(2002, 2, 2)).date()
     except (ValueError, OverflowError, ImportError):
         return None
+    return first if first == second else None
 
 
 def _match_date(text: str, anchored: bool) -> tuple[date, int] | None:

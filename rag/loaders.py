@@ -87,20 +87,25 @@ def refuse_private_address(url: str) -> None:
 
 def decode_bytes(data: bytes, what: str = "file") -> str:
     """Decode text, trying UTF-8 (with or without BOM), UTF-16 with BOM, then Windows-1252."""
-    head = data[:8192]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
             raise LoadError(f"undecodable text: invalid UTF-16 in {what}") from None
-    if b"\x00" in head or head.startswith(_BINARY_MAGIC):
-        raise LoadError(f"binary {what}, not text")
+    refuse_binary(data[:8192], what)
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
         except UnicodeDecodeError:
             continue
     raise LoadError(f"undecodable text: {what} is neither UTF-8 nor Windows-1252")
+
+
+def refuse_binary(head: bytes, what: str = "file") -> None:
+    """Raise LoadError if the first bytes of a file show it is not text (NUL bytes, a known
+    binary format's magic number)."""
+    if b"\x00" in head or head.startswith(_BINARY_MAGIC):
+        raise LoadError(f"binary {what}, not text")
 
 
 def first_sentence_title(text: str, limit: int = 100) -> str:
@@ -407,15 +412,20 @@ class Loader:
         return art
 
     def _load_path(self, path: Path, origin: str) -> Iterator[Article | LoadFailure]:
-        if not path.exists():
-            yield LoadFailure(origin, "no such file or directory")
-            return
-        if path.is_dir():
+        try:  # exists() and is_dir() raise on a path we may not look at (EACCES)
+            if not path.exists():
+                yield LoadFailure(origin, "no such file or directory")
+                return
+            is_dir = path.is_dir()
             files = sorted(
                 p for p in path.rglob("*")
                 if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
                 and not any(part.startswith(".") for part in p.relative_to(path).parts)
-            )
+            ) if is_dir else []
+        except OSError as exc:
+            yield LoadFailure(origin, f"cannot read: {exc.strerror or exc}")
+            return
+        if is_dir:
             if not files:
                 yield LoadFailure(origin, "folder holds no supported files (" +
                                   " ".join(sorted(SUPPORTED_SUFFIXES)) + ")")
@@ -491,7 +501,12 @@ class Loader:
     def _load_jsonl(self, path: Path, origin: str, resolved: str) -> Iterator[Article | LoadFailure]:
         seen_any = False
         with path.open("rb") as fh:
-            decode_bytes(fh.read(8192))  # a binary file fails once, not once per "line"
+            # A binary file fails once, not once per "line". Only a check for binary content: a
+            # decode of the first 8 KB could cut a multi-byte character and fail a good file.
+            head = fh.read(8192)
+            if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+                raise LoadError("UTF-16 .jsonl is not supported; save it as UTF-8")
+            refuse_binary(head)
             fh.seek(0)
             for lineno, line in enumerate(fh, start=1):
                 if not line.strip():
@@ -551,7 +566,10 @@ class Loader:
             yield self._checked(art)
 
     def _feed_entry(self, entry: Any, where: str, link: str | None) -> Article:
-        published = parse_date(entry.get("published_parsed") or entry.get("updated_parsed"))
+        # The date as the publisher wrote it (its own time zone), as for a JSON record; the
+        # *_parsed values are converted to UTC and can move an evening story to the next day.
+        published = (parse_date(entry.get("published")) or parse_date(entry.get("updated"))
+                     or parse_date(entry.get("published_parsed") or entry.get("updated_parsed")))
         title = _as_name(entry.get("title"))
         full: Article | None = None
         if link and re.match(r"^https?://", link):

@@ -480,6 +480,11 @@ class TestRecords:
     def test_unreadable_date_is_ignored(self):
         assert record_to_article({"text": BODY, "published": "sometime last week"}, "o").published is None
 
+    @pytest.mark.parametrize("value", ["Monday", "20 June", "June 2024", "2024"])
+    def test_partial_date_is_not_completed_from_today(self, value):
+        """dateutil would fill the missing day, month or year from today's date."""
+        assert record_to_article({"text": BODY, "published": value}, "o").published is None
+
     @pytest.mark.parametrize("field,value,expected", [
         ("author", "Jane Roe", "Jane Roe"),
         ("authors", ["Jane Roe", "Sam Lee"], "Jane Roe, Sam Lee"),
@@ -597,6 +602,22 @@ class TestJsonl:
     def test_blank_only_file(self, tmp_path):
         assert "empty" in failure(load_one(tmp_path, write(tmp_path / "blank.jsonl", "\n\n  \n"))).error
 
+    def test_multibyte_character_across_the_first_8_kb(self, tmp_path):
+        """A good UTF-8 file whose byte 8,192 falls inside a character, with a curly quote (not
+        Windows-1252 either) before it: every record loads."""
+        first = json.dumps({"id": "q1", "text": "\u201cQuoted,\u201d she said. " + BODY}, ensure_ascii=False)
+        last = json.dumps({"id": "q3", "text": BODY + " " + "\u00e9" * 5000}, ensure_ascii=False)
+        for pad in (100, 101):  # one of them puts the first byte of an "é" at byte 8,191
+            filler = json.dumps({"id": "pad", "text": "x" * pad})
+            data = f"{first}\n{filler}\n{last}\n".encode()
+            if data[8191] == 0xC3:
+                break
+        assert data[8191] == 0xC3 and data[8192] == 0xA9
+        path = tmp_path / "utf8.jsonl"
+        path.write_bytes(data)
+        results = load(tmp_path, path, max_article_chars=20_000)
+        assert [article(r).given_id for r in results] == ["q1", "pad", "q3"]
+
     def test_lazy_on_big_file(self, tmp_path):
         path = tmp_path / "big.jsonl"
         record = {"title": "Item", "text": BODY}
@@ -625,6 +646,23 @@ class TestJsonl:
         rest = list(results)
         assert len(rest) == 2_000
         assert rest[-1].given_id == "appended"
+
+    def test_a_path_we_may_not_look_at_fails_alone(self, tmp_path, monkeypatch):
+        """EACCES from stat() (a folder we may not enter, as a normal user) is that input's
+        failure; the other inputs still load. (Tests run as root here, so stat() is made to fail.)"""
+        good = write(tmp_path / "good.txt", f"Good story\n\n{BODY}")
+        locked = tmp_path / "locked" / "x.md"
+        real_exists = Path.exists
+
+        def exists(self, *args, **kwargs):
+            if self == locked:
+                raise PermissionError(13, "Permission denied")
+            return real_exists(self, *args, **kwargs)
+
+        monkeypatch.setattr(Path, "exists", exists)
+        results = load(tmp_path, locked, good)
+        assert failure(results[0]).error == "cannot read: Permission denied"
+        assert article(results[1]).title == "Good story"
 
     def test_inputs_are_consumed_lazily(self, tmp_path):
         paths = [write(tmp_path / f"{n}.txt", f"Story {n}\n\n{BODY}") for n in range(3)]
@@ -706,6 +744,18 @@ class TestFeedFiles:
         assert arts[0].text.startswith("Growers in the valley began picking apples")
         assert "<p>" not in arts[0].text and "&lt;" not in arts[0].text
         assert arts[1].text == "Engineers finished the yearly inspection of the upper dam and reported no structural faults."
+
+    def test_date_as_the_publisher_wrote_it(self, tmp_path):
+        """10 p.m. in New York is the next day in UTC; the item is dated as published, as the same
+        date in a JSON record is."""
+        feed = rss_feed("Coast Times", [
+            {"title": "Late story", "link": f"{UNREACHABLE}/late", "date": "Thu, 20 Jun 2024 22:00:00 -0400",
+             "summary": "A story filed late in the evening, with enough words in its summary."},
+        ])
+        arts = [article(r) for r in load(tmp_path, write(tmp_path / "late.xml", feed), http_timeout=3)]
+        assert [a.published for a in arts] == [date(2024, 6, 20)]
+        assert record_to_article({"text": BODY, "published": "Thu, 20 Jun 2024 22:00:00 -0400"}, "o").published \
+            == date(2024, 6, 20)
 
     def test_entry_without_text(self, tmp_path):
         feed = rss_feed("Coast Times", [
