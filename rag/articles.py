@@ -25,22 +25,33 @@ def find_article(c: Components, key: str) -> ArticleRecord | None:
     """The article a user means by `key`: its id, its URL (any usual spelling) or its ingested
     path (relative paths are resolved against the current directory). Raises AmbiguousArticle
     when the key is a file that holds several articles."""
-    from .ingest import normalize_url
+    from urllib.parse import urlsplit
+
+    from .ingest import normalize_url, same_page
 
     if not c.registry_exists():
         return None
     keys = [key]
-    try:
-        if Path(key).exists():
-            keys.append(str(Path(key).resolve()))
-    except (OSError, ValueError):  # not a usable path (too long, NUL byte): an id, URL or topic
-        pass
-    if key.lower().startswith(("http://", "https://")):
+    is_url = key.lower().startswith(("http://", "https://"))
+    if is_url:
         keys += [normalize_url(key), key.rstrip("/")]
+    else:
+        try:  # ingested paths are stored resolved; the file may have been moved or deleted since
+            keys.append(str(Path(key).resolve()))
+        except (OSError, ValueError, RuntimeError):  # not a usable path: an id or a topic
+            pass
     for k in keys:
         found = c.registry.find_all(k)
         if len(found) > 1 and not any(r.article_id == k for r in found):
             raise AmbiguousArticle(key, found)
+        if found:
+            return found[0]
+    if is_url:  # stored after a redirect: https for http, "www." added or dropped, a trailing slash
+        try:
+            hint = urlsplit(key).path.rstrip("/").rsplit("/", 1)[-1]
+        except ValueError:
+            return None
+        found = c.registry.find_by_url(lambda url: same_page(url, key), hint)
         if found:
             return found[0]
     return None

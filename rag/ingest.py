@@ -68,6 +68,12 @@ class _Pending:
 def make_article_id(art: Article) -> str:
     """A stable id: the record's own id if it has a usable one, else from its URL, else from its
     place in a multi-article file, else from its path."""
+    if art.given_id and art.given_id.isdigit():
+        # A record number ("1", "42") is unique only within its own file or feed: two exports
+        # numbered from 1 must not replace each other's articles.
+        if art.url:
+            return "u" + stable_hash(normalize_url(art.url), length=15)
+        return "i" + stable_hash(f"{art.path or art.locator or art.origin}#{art.given_id}", length=15)
     if art.given_id and re.fullmatch(r"[A-Za-z0-9][\w.-]{0,63}", art.given_id):
         return art.given_id
     if art.given_id:
@@ -90,6 +96,16 @@ def normalize_url(url: str) -> str:
     if parts.port and parts.port not in (80, 443):
         host = f"{host}:{parts.port}"
     return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/") or "/", parts.query, ""))
+
+
+def same_page(a: str, b: str) -> bool:
+    """Whether two URLs name the same page, as far as the usual redirects go: http and https,
+    with or without "www.", a trailing slash, a default port."""
+    def key(url: str) -> str:
+        plain = normalize_url(url).split("://", 1)[-1]
+        return plain[4:] if plain.startswith("www.") else plain
+
+    return key(a) == key(b)
 
 
 def chunk_metadata(record: ArticleRecord, chunk: Chunk) -> dict:
@@ -116,6 +132,9 @@ class Ingestor:
         self._batch: list[_Pending] = []
         self._batch_chunks = 0
         self._report = IngestReport()
+        # Duplicates of an original whose text changed: checked again once it is written.
+        self._recheck: list[str] = []
+        self._quiet: set[str] = set()  # re-checked duplicates: not inputs, so not in the report
 
     # --- public ---------------------------------------------------------------------------------
 
@@ -148,9 +167,10 @@ class Ingestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def add(self, art: Article, force: bool = False) -> None:
-        """Decide what to do with one article; index it with the next batch if it is new."""
-        article_id = make_article_id(art)
+    def add(self, art: Article, force: bool = False, article_id: str | None = None) -> None:
+        """Decide what to do with one article; index it with the next batch if it is new.
+        `article_id` keeps an indexed article's id when it is added again."""
+        article_id = article_id or make_article_id(art)
         if any(p.record.article_id == article_id for p in self._batch):
             self.flush()  # the same article twice in one run: let the second see the first
         existing = self.c.registry.get(article_id)
@@ -177,9 +197,25 @@ class Ingestor:
         chunks = self.chunker.chunk(art.text)  # embedded alone, without a title header (chunking.py)
         record.chunks = len(chunks)
         status = "updated" if existing else "added"
+        if existing and existing.text_hash != th:
+            # Its duplicates were copies of the old text; they may now be articles of their own.
+            self._recheck += [d.article_id for d in self.c.registry.duplicates_of(article_id)]
         self._queue(_Pending(record, status, chunks, sig, had_vectors))
 
     def flush(self) -> None:
+        """Write everything queued, then check again the duplicates of originals that changed."""
+        self._write_batch()
+        while self._recheck:
+            ids, self._recheck = self._recheck, []
+            for dup_id in ids:
+                full = self.c.registry.get(dup_id, with_text=True)
+                if full is None:
+                    continue
+                self._quiet.add(dup_id)
+                self.add(article_from_record(full), force=True, article_id=dup_id)
+            self._write_batch()
+
+    def _write_batch(self) -> None:
         """Embed and write the queued batch (see the module docstring for the protocol)."""
         batch, self._batch, self._batch_chunks = self._batch, [], 0
         if not batch:
@@ -221,7 +257,7 @@ class Ingestor:
         # Chunks are embedded and written in batches: big enough to keep the model busy,
         # small enough that a killed run loses little work.
         if self._batch_chunks >= self.settings.ingest_batch_chunks:
-            self.flush()
+            self._write_batch()
 
     def _find_original(self, record: ArticleRecord) -> tuple[str | None, float, np.ndarray]:
         """An indexed article this one duplicates (exact text, or MinHash near-copy)."""
@@ -251,6 +287,10 @@ class Ingestor:
         return best[0], best[1], sig
 
     def _finish(self, record: ArticleRecord, status: str) -> None:
+        if record.article_id in self._quiet:
+            self._quiet.discard(record.article_id)
+            log.info("duplicate %s re-checked after its original changed: %s", record.article_id, status)
+            return
         r = self._report
         if status in ("added", "updated", "unchanged"):
             setattr(r, status, getattr(r, status) + 1)
@@ -285,17 +325,18 @@ def remove_article(components: Components, article_id: str) -> list[str]:
     # indexed original and the others point at it.
     for dup in dups:
         full = registry.get(dup.article_id, with_text=True)
-        ingestor.add(Article(
-            text=full.text, title=full.title, source=full.source, author=full.author, url=full.url,
-            path=full.path, published=_parse_day(full.published), given_id=full.article_id,
-            origin=full.article_id,
-        ), force=True)
+        ingestor.add(article_from_record(full), force=True, article_id=full.article_id)
         ingestor.flush()
     return [d.article_id for d in dups]
 
 
-def _parse_day(value: str | None):
+def article_from_record(full: ArticleRecord) -> Article:
+    """An indexed article (read with its text) as the loader would give it, under its own id."""
     from datetime import date
 
-    return date.fromisoformat(value) if value else None
+    return Article(
+        text=full.text, title=full.title, source=full.source, author=full.author, url=full.url,
+        path=full.path, published=date.fromisoformat(full.published) if full.published else None,
+        given_id=full.article_id, origin=full.article_id,
+    )
 

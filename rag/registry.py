@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -171,6 +171,15 @@ class Registry:
                 (key, key, key),
             ).fetchall()
         return [self._record(r) for r in rows]
+
+    def find_by_url(self, same: Callable[[str], bool], hint: str = "") -> list[ArticleRecord]:
+        """Articles whose stored URL satisfies `same` (a looser comparison than equality); `hint`,
+        a piece every such URL contains, narrows the scan."""
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE url IS NOT NULL AND instr(lower(url), ?) > 0 "
+                "ORDER BY duplicate_of IS NOT NULL, ingested_at", (hint.lower(),)).fetchall()
+        return [r for r in map(self._record, rows) if same(r.url)]
 
     def articles(self, with_text: bool = False) -> list[ArticleRecord]:
         """Every article, duplicates included, oldest published first."""

@@ -194,3 +194,54 @@ def test_records_without_id_or_url_are_separate_articles(components, tmp_path):
     assert report.added + report.duplicates == 3 and report.updated == 0
     assert components.registry.counts()["articles"] == 6
     assert_consistent(components)
+
+
+def test_numbered_records_of_two_files_do_not_replace_each_other(components, tmp_path):
+    """Record numbers ("id": 1, 2, ...) are unique only within their file: two exports numbered
+    from 1 are different articles, and re-ingesting one changes nothing."""
+    import json
+
+    first, second = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    first.write_text("".join(json.dumps({"id": i + 1, "title": f"One {i}", "text": b}) + "\n"
+                             for i, b in enumerate([BODY_A, BODY_B])))
+    second.write_text(json.dumps({"id": "1", "title": "Two 0", "text": BODY_C}) + "\n")
+    assert run_ingest(components, [first]).added == 2
+    report = run_ingest(components, [second])
+    assert (report.added, report.updated) == (1, 0)
+    assert {r.title for r in components.registry.articles()} == {"One 0", "One 1", "Two 0"}
+    assert run_ingest(components, [first, second]).unchanged == 3
+    assert_consistent(components)
+
+
+def test_duplicates_are_checked_again_when_their_original_changes(components, tmp_path):
+    """A copy of an article's old text is indexed on its own once the original is rewritten,
+    so its text stays searchable."""
+    a = write_article(tmp_path / "a", "a.md", "Harbour dredging approved", BODY_A)
+    b = write_article(tmp_path / "b", "b.md", "Harbour dredging approved", BODY_A)
+    report = run_ingest(components, [a, b])
+    orig_id, dup_id = report.articles[0]["article_id"], report.articles[1]["article_id"]
+    assert components.registry.get(dup_id).duplicate_of == orig_id
+    write_article(tmp_path / "a", "a.md", "Wind farm cleared by court", BODY_B)
+    changed = run_ingest(components, [a])
+    assert (changed.updated, changed.added, changed.duplicates) == (1, 0, 0)  # the copy is not an input
+    copy = components.registry.get(dup_id)
+    assert copy.duplicate_of is None and copy.chunks > 0
+    assert search(components, "mussel beds dredging", k=1)[0].article_id == dup_id
+    assert_consistent(components)
+
+
+def test_articles_are_found_as_given_to_ingest(components, tmp_path, monkeypatch):
+    """By the relative path of a file deleted since, and by a URL spelled as before a redirect."""
+    from rag.articles import find_article
+
+    monkeypatch.chdir(tmp_path)
+    write_article(tmp_path / "in", "gone.md", "Harbour dredging approved", BODY_A)
+    write_article(tmp_path / "in", "page.md", "Wind farm cleared by court", BODY_B,
+                  url="https://www.courier.example/news/wind-farm/")
+    run_ingest(components, [tmp_path / "in"])
+    (tmp_path / "in" / "gone.md").unlink()
+    assert find_article(components, "in/gone.md").title == "Harbour dredging approved"
+    for spelling in ("http://courier.example/news/wind-farm", "https://courier.example/news/wind-farm/",
+                     "https://www.courier.example/news/wind-farm"):
+        assert find_article(components, spelling).title == "Wind farm cleared by court", spelling
+    assert find_article(components, "https://courier.example/news/other") is None
