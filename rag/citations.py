@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from .models import Passage
 from .text import round_brackets, split_sentences
 
-_MARKER = re.compile(r"\[(\s*\d+(?:\s*[,;]\s*\d+)*\s*)\]")
+# "[1]", "[1, 3]", "[2; 4]", and ranges "[1-3]" / "[1–3]" as LLMs write them.
+_ITEM = r"\d+(?:\s*[-–]\s*\d+)?"
+_MARKER = re.compile(rf"\[(\s*{_ITEM}(?:\s*[,;]\s*{_ITEM})*\s*)\]")
+_MAX_RANGE = 20
 _WORD = re.compile(r"\w+")
 
 
@@ -78,8 +81,15 @@ def check_citations(text: str, passages: list[Passage], article_text: Callable[[
 
     def replace(match: re.Match) -> str:
         out = []
+        numbers: list[int] = []
         for raw in re.split(r"[,;]", match.group(1)):
-            n = int(raw)
+            first, _, last = raw.replace("–", "-").partition("-")
+            lo, hi = int(first), int(last or first)
+            if not 0 <= hi - lo < _MAX_RANGE:
+                warnings.append(f"removed citation [{raw.strip()}]: not a range of given passages")
+                continue
+            numbers += range(lo, hi + 1)
+        for n in numbers:
             if not 1 <= n <= len(passages) or (given is not None and n not in given):
                 warnings.append(f"removed citation [{n}]: no passage {n} was given")
                 continue

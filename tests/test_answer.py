@@ -212,3 +212,13 @@ def test_context_is_fitted_and_the_cut_reported(seed_index):
     kept, warnings = LLMAnswerer(c).fit("question?", passages, "system prompt")
     assert 0 < len(kept) < len(passages)
     assert warnings and "left out to fit" in warnings[0]
+
+
+def test_citation_ranges_are_expanded_and_renumbered():
+    passages = _passages()
+    text = "The budget passed [3]. Fishermen protested [1-2]. Nothing else [2–40]."
+    checked = check_citations(text, passages, lambda aid: passages[int(aid[1])].text)
+    # [3] is cited first, so it becomes [1]; the range keeps pointing at passages 1 and 2.
+    assert checked.text == "The budget passed [1]. Fishermen protested [2][3]. Nothing else."
+    assert [c["article_id"] for c in checked.citations] == ["a2", "a0", "a1"]
+    assert checked.warnings == ["removed citation [2–40]: not a range of given passages"]
