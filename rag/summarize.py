@@ -30,6 +30,7 @@ from .text import opener_pattern, split_sentences
 log = logging.getLogger(__name__)
 
 NO_TOPIC = "The indexed articles do not cover this topic."
+NOTHING_TO_QUOTE = "No sentence of these articles could be quoted as a summary."
 _BOILERPLATE = re.compile(
     r"^(copyright|updated|published|sign up|click|subscribe|follow|read more|watch|photo|image|"
     r"contributing:|this (article|story) (appeared|was)|all rights reserved|advertisement)|"
@@ -87,7 +88,13 @@ def candidate_sentences(passages: list[Passage], article_text: Callable[[str], s
         if p.article_id not in spans:
             spans[p.article_id] = split_sentences(article)
         for pos, (s, e) in enumerate(spans[p.article_id]):
-            if s < p.start or e > p.end or (p.article_id, s) in seen:
+            if s < p.start or e > p.end:
+                # A "sentence" longer than any passage (text without sentence ends) would never be
+                # quoted: outside the strict pass, quote the part of it in this passage.
+                if strict or e <= p.start or s >= p.end or e - s <= p.end - p.start:
+                    continue
+                s, e = max(s, p.start), min(e, p.end)
+            if (p.article_id, s) in seen:
                 continue
             lead = _DATELINE.match(article, s, e)
             if lead:  # "(Outlet) – Russian President ...": quote from the sentence proper
@@ -329,6 +336,8 @@ def summarize_passages(c: Components, task: str, passages: list[Passage], senten
     text, cited, quotes = extractive_summary(c, passages, sentences, focus_query, article_text, order,
                                              per_article)
     checked = check_citations(text, cited, article_text, quotes)
+    if not checked.text:
+        return NOTHING_TO_QUOTE, "extractive", [], warnings + checked.warnings
     return checked.text, "extractive", checked.citations, warnings + checked.warnings
 
 

@@ -204,3 +204,19 @@ def test_map_reduce_stays_within_the_call_cap(library, tmp_path, cap):
     assert all(any(cit["quote"] in p.text for p in sent) for cit in s.citations)
     dropped = next(n for n, p in enumerate(passages, 1) if p not in sent)
     assert f"removed citation [{dropped}]: no passage {dropped} was given" in s.warnings
+
+
+def test_text_without_sentence_ends_is_still_summarized(tmp_path, components):
+    """A transcript-like text with no full stop is one "sentence" longer than any passage: the
+    summary quotes parts of it instead of coming back empty."""
+    words = ("the council debated the harbour plan and the cost of dredging and the fishermen spoke "
+             "about the mussel beds and the mayor answered questions from residents").split()
+    body = " ".join(words[i % len(words)] for i in range(700))
+    path = write_article(tmp_path / "lib", "transcript.md", "Council meeting transcript", body,
+                         outlet="City Post", date="2026-03-03")
+    run_ingest(components, [path])
+    rec = find_article(components, str(path))
+    assert rec.chunks >= 2
+    s = summarize_article(components, rec)
+    assert s.mode == "extractive" and s.citations and s.summary
+    assert_contract(components, s)
