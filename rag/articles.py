@@ -37,7 +37,7 @@ def find_article(c: Components, key: str) -> ArticleRecord | None:
         keys += [normalize_url(key), key.rstrip("/")]
     else:
         try:  # ingested paths are stored resolved; the file may have been moved or deleted since
-            keys.append(str(Path(key).resolve()))
+            keys.append(str(Path(key).expanduser().resolve()))
         except (OSError, ValueError, RuntimeError):  # not a usable path: an id or a topic
             pass
     for k in keys:

@@ -17,7 +17,6 @@ from .text import round_brackets, split_sentences
 # "[1]", "[1, 3]", "[2; 4]", and ranges "[1-3]" / "[1–3]" as LLMs write them.
 _ITEM = r"\d+(?:\s*[-–]\s*\d+)?"
 _MARKER = re.compile(rf"\[(\s*{_ITEM}(?:\s*[,;]\s*{_ITEM})*\s*)\]")
-_MAX_RANGE = 20
 _WORD = re.compile(r"\w+")
 
 
@@ -83,11 +82,10 @@ def check_citations(text: str, passages: list[Passage], article_text: Callable[[
         out = []
         numbers: list[int] = []
         for raw in re.split(r"[,;]", match.group(1)):
-            first, _, last = raw.replace("–", "-").partition("-")
+            first, dash, last = raw.replace("–", "-").partition("-")
             lo, hi = int(first), int(last or first)
-            if not 0 <= hi - lo < _MAX_RANGE:
-                warnings.append(f"removed citation [{raw.strip()}]: not a range of given passages")
-                continue
+            if dash and not (lo <= hi < 1000 and hi - lo < 50):
+                return match.group(0)  # "[2020-2024]": years, not passages; leave the text alone
             numbers += range(lo, hi + 1)
         for n in numbers:
             if not 1 <= n <= len(passages) or (given is not None and n not in given):
@@ -114,7 +112,3 @@ def check_citations(text: str, passages: list[Passage], article_text: Callable[[
         citations.append(citation_dict(new, p, quote))
     return Checked(checked, citations, warnings)
 
-
-def strip_markers(text: str) -> str:
-    """Text without any [n] markers."""
-    return re.sub(r"\s*" + _MARKER.pattern, "", text)

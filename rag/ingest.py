@@ -63,6 +63,7 @@ class _Pending:
     chunks: list[Chunk]
     signature: np.ndarray | None
     had_vectors: bool
+    text_changed: bool = False  # its duplicates (copies of the old text) need checking again
 
 
 def make_article_id(art: Article) -> str:
@@ -71,9 +72,8 @@ def make_article_id(art: Article) -> str:
     if art.given_id and art.given_id.isdigit():
         # A record number ("1", "42") is unique only within its own file or feed: two exports
         # numbered from 1 must not replace each other's articles.
-        if art.url:
-            return "u" + stable_hash(normalize_url(art.url), length=15)
-        return "i" + stable_hash(f"{art.path or art.locator or art.origin}#{art.given_id}", length=15)
+        container = art.path or art.url or art.locator or art.origin
+        return "i" + stable_hash(f"{container}#{art.given_id}", length=15)
     if art.given_id and re.fullmatch(r"[A-Za-z0-9][\w.-]{0,63}", art.given_id):
         return art.given_id
     if art.given_id:
@@ -93,8 +93,12 @@ def normalize_url(url: str) -> str:
 
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
-    if parts.port and parts.port not in (80, 443):
-        host = f"{host}:{parts.port}"
+    try:
+        port = parts.port
+    except ValueError:  # "host:abc": keep it as written rather than fail the article
+        host, port = parts.netloc.rsplit("@", 1)[-1].lower(), None
+    if port and port not in (80, 443):
+        host = f"{host}:{port}"
     return urlunsplit((parts.scheme.lower(), host, parts.path.rstrip("/") or "/", parts.query, ""))
 
 
@@ -105,7 +109,10 @@ def same_page(a: str, b: str) -> bool:
         plain = normalize_url(url).split("://", 1)[-1]
         return plain[4:] if plain.startswith("www.") else plain
 
-    return key(a) == key(b)
+    try:
+        return key(a) == key(b)
+    except ValueError:  # a stored URL too malformed to compare
+        return False
 
 
 def chunk_metadata(record: ArticleRecord, chunk: Chunk) -> dict:
@@ -132,8 +139,6 @@ class Ingestor:
         self._batch: list[_Pending] = []
         self._batch_chunks = 0
         self._report = IngestReport()
-        # Duplicates of an original whose text changed: checked again once it is written.
-        self._recheck: list[str] = []
         self._quiet: set[str] = set()  # re-checked duplicates: not inputs, so not in the report
 
     # --- public ---------------------------------------------------------------------------------
@@ -170,7 +175,7 @@ class Ingestor:
     def add(self, art: Article, force: bool = False, article_id: str | None = None) -> None:
         """Decide what to do with one article; index it with the next batch if it is new.
         `article_id` keeps an indexed article's id when it is added again."""
-        article_id = article_id or make_article_id(art)
+        article_id = article_id or self._article_id(art)
         if any(p.record.article_id == article_id for p in self._batch):
             self.flush()  # the same article twice in one run: let the second see the first
         existing = self.c.registry.get(article_id)
@@ -189,31 +194,34 @@ class Ingestor:
             chunks=0, duplicate_of=None, similarity=None, text=art.text,
         )
         had_vectors = bool(existing and existing.chunks)
+        # Its duplicates were copies of the old text; they may now be articles of their own.
+        text_changed = bool(existing and existing.text_hash != th)
         original, sim, sig = self._find_original(record)
         if original:
             record.duplicate_of, record.similarity = original, round(sim, 3)
-            self._queue(_Pending(record, "duplicate", [], None, had_vectors))
+            self._queue(_Pending(record, "duplicate", [], None, had_vectors, text_changed))
             return
         chunks = self.chunker.chunk(art.text)  # embedded alone, without a title header (chunking.py)
         record.chunks = len(chunks)
         status = "updated" if existing else "added"
-        if existing and existing.text_hash != th:
-            # Its duplicates were copies of the old text; they may now be articles of their own.
-            self._recheck += [d.article_id for d in self.c.registry.duplicates_of(article_id)]
-        self._queue(_Pending(record, status, chunks, sig, had_vectors))
+        self._queue(_Pending(record, status, chunks, sig, had_vectors, text_changed))
 
     def flush(self) -> None:
-        """Write everything queued, then check again the duplicates of originals that changed."""
+        """Write everything queued, then check again the duplicates of originals whose text
+        changed (queued in the registry, so a killed run leaves them to the next)."""
         self._write_batch()
-        while self._recheck:
-            ids, self._recheck = self._recheck, []
+        for _ in range(10):  # a re-checked duplicate keeps its text, so one round is the rule
+            ids = self.c.registry.rechecks()
+            if not ids:
+                return
             for dup_id in ids:
                 full = self.c.registry.get(dup_id, with_text=True)
-                if full is None:
+                if full is None or full.duplicate_of is None:  # removed, or indexed meanwhile
                     continue
                 self._quiet.add(dup_id)
                 self.add(article_from_record(full), force=True, article_id=dup_id)
             self._write_batch()
+            self.c.registry.rechecks_done(ids)
 
     def _write_batch(self) -> None:
         """Embed and write the queued batch (see the module docstring for the protocol)."""
@@ -242,6 +250,8 @@ class Ingestor:
                 sig = p.signature
                 registry.set_minhash(p.record.article_id, dedup.to_bytes(sig) if sig is not None else None,
                                      dedup.lsh_buckets(sig) if sig is not None else [])
+            # After every save, so a copy of the old text linked in this same batch is included.
+            registry.recheck_duplicates_of(p.record.article_id for p in batch if p.text_changed)
         for p in touching:
             if p.had_vectors:
                 store.delete_other_versions(p.record.article_id, p.record.version if p.chunks else None)
@@ -250,6 +260,15 @@ class Ingestor:
             self._finish(p.record, p.status)
 
     # --- internals ------------------------------------------------------------------------------
+
+    def _article_id(self, art: Article) -> str:
+        article_id = make_article_id(art)
+        if art.given_id and art.given_id.isdigit() and self.c.registry.get(article_id) is None:
+            # Indexed before record numbers were qualified by their file: keep that article's id.
+            legacy = self.c.registry.get(art.given_id)
+            if legacy and legacy.path == art.path and legacy.url == art.url:
+                return art.given_id
+        return article_id
 
     def _queue(self, pending: _Pending) -> None:
         self._batch.append(pending)

@@ -67,6 +67,9 @@ CREATE TABLE IF NOT EXISTS lsh (band INTEGER NOT NULL, bucket INTEGER NOT NULL, 
 CREATE INDEX IF NOT EXISTS lsh_bucket ON lsh(band, bucket);
 CREATE INDEX IF NOT EXISTS lsh_article ON lsh(article_id);
 CREATE TABLE IF NOT EXISTS journal (article_id TEXT PRIMARY KEY, version TEXT NOT NULL);
+-- Duplicates whose original's text changed: to be checked again (kept until done, so a killed
+-- run leaves them for the next one).
+CREATE TABLE IF NOT EXISTS recheck (article_id TEXT PRIMARY KEY);
 """
 
 _ARTICLE_COLUMNS = (
@@ -278,6 +281,22 @@ class Registry:
         """Forget journal entries once the vector store agrees with the registry."""
         with self.transaction():
             self.db.executemany("DELETE FROM journal WHERE article_id=?", [(a,) for a in article_ids])
+
+    def recheck_duplicates_of(self, article_ids: Iterable[str]) -> None:
+        """Queue the duplicates of these articles to be checked again. Call inside the
+        transaction that writes the articles' new text."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO recheck SELECT article_id FROM articles WHERE duplicate_of=?",
+            [(a,) for a in article_ids])
+
+    def rechecks(self) -> list[str]:
+        """Duplicates waiting to be checked again."""
+        with self._lock:
+            return [r[0] for r in self.db.execute("SELECT article_id FROM recheck ORDER BY rowid")]
+
+    def rechecks_done(self, article_ids: Iterable[str]) -> None:
+        with self.transaction():
+            self.db.executemany("DELETE FROM recheck WHERE article_id=?", [(a,) for a in article_ids])
 
     # --- chunks and keyword search ------------------------------------------------------------
 

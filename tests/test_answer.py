@@ -216,9 +216,12 @@ def test_context_is_fitted_and_the_cut_reported(seed_index):
 
 def test_citation_ranges_are_expanded_and_renumbered():
     passages = _passages()
-    text = "The budget passed [3]. Fishermen protested [1-2]. Nothing else [2–40]."
+    text = ("The budget passed [3]. Fishermen protested [1-2]. Nothing else [3–4]. "
+            "Prices rose [2020-2024].")
     checked = check_citations(text, passages, lambda aid: passages[int(aid[1])].text)
-    # [3] is cited first, so it becomes [1]; the range keeps pointing at passages 1 and 2.
-    assert checked.text == "The budget passed [1]. Fishermen protested [2][3]. Nothing else."
+    # [3] is cited first, so it becomes [1]; the range keeps pointing at passages 1 and 2; a
+    # range of years is text, not citations.
+    assert checked.text == ("The budget passed [1]. Fishermen protested [2][3]. Nothing else [1]. "
+                            "Prices rose [2020-2024].")
     assert [c["article_id"] for c in checked.citations] == ["a2", "a0", "a1"]
-    assert checked.warnings == ["removed citation [2–40]: not a range of given passages"]
+    assert checked.warnings == ["removed citation [4]: no passage 4 was given"]

@@ -245,3 +245,62 @@ def test_articles_are_found_as_given_to_ingest(components, tmp_path, monkeypatch
                      "https://www.courier.example/news/wind-farm"):
         assert find_article(components, spelling).title == "Wind farm cleared by court", spelling
     assert find_article(components, "https://courier.example/news/other") is None
+
+
+def test_numbered_records_sharing_a_url_stay_apart_and_old_ids_are_kept(components, tmp_path):
+    """Numbered entries of one live page (same URL) are different articles; an article indexed
+    under its bare number before numbers were qualified keeps that id on re-ingest."""
+    import json
+
+    page = tmp_path / "live.jsonl"
+    page.write_text("".join(json.dumps({"id": i + 1, "url": "https://live.example/blog", "title": f"Entry {i}",
+                                        "text": b}) + "\n" for i, b in enumerate([BODY_A, BODY_B])))
+    assert run_ingest(components, [page]).added == 2
+    legacy = tmp_path / "legacy.jsonl"
+    legacy.write_text(json.dumps({"id": 7, "title": "Old", "text": BODY_C}) + "\n")
+    report = run_ingest(components, [legacy])
+    # Simulate an index written before: the article under its bare number.
+    with components.registry.transaction() as db:
+        db.execute("UPDATE articles SET article_id='7' WHERE article_id=?", (report.articles[0]["article_id"],))
+        db.execute("UPDATE chunks SET article_id='7' WHERE article_id=?", (report.articles[0]["article_id"],))
+    again = run_ingest(components, [legacy])
+    assert again.unchanged == 1 and again.articles[0]["article_id"] == "7"
+
+
+def test_rechecks_survive_a_killed_run(components, tmp_path, monkeypatch):
+    """The duplicates to check again are queued in the registry with the original's new text: if
+    the run dies before checking them, the next run (where the original is unchanged) does."""
+    from rag.registry import Registry
+
+    a = write_article(tmp_path / "a", "a.md", "Harbour dredging approved", BODY_A)
+    b = write_article(tmp_path / "b", "b.md", "Harbour dredging approved", BODY_A)
+    dup_id = run_ingest(components, [a, b]).articles[1]["article_id"]
+    write_article(tmp_path / "a", "a.md", "Wind farm cleared by court", BODY_B)
+
+    def killed(self):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(Registry, "rechecks", killed)
+        with pytest.raises(KeyboardInterrupt):
+            run_ingest(components, [a])
+    assert components.registry.get(dup_id).duplicate_of is not None
+    again = run_ingest(components, [a])
+    assert again.unchanged == 1
+    assert components.registry.get(dup_id).duplicate_of is None
+    assert search(components, "mussel beds dredging", k=1)[0].article_id == dup_id
+    assert_consistent(components)
+
+
+def test_an_original_that_becomes_a_duplicate_frees_its_duplicates(components, tmp_path):
+    """A is rewritten into a copy of C: A's own duplicate (a copy of A's old text) is indexed."""
+    a = write_article(tmp_path / "a", "a.md", "Harbour dredging approved", BODY_A)
+    b = write_article(tmp_path / "b", "b.md", "Harbour dredging approved", BODY_A)
+    c = write_article(tmp_path / "c", "c.md", "Library hours", BODY_C)
+    ids = [x["article_id"] for x in run_ingest(components, [a, b, c]).articles]
+    write_article(tmp_path / "a", "a.md", "Library hours", BODY_C)
+    run_ingest(components, [a])
+    assert components.registry.get(ids[0]).duplicate_of == ids[2]
+    assert components.registry.get(ids[1]).duplicate_of is None
+    assert search(components, "mussel beds dredging", k=1)[0].article_id == ids[1]
+    assert_consistent(components)
