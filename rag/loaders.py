@@ -253,7 +253,7 @@ def record_to_article(record: Any, origin: str) -> Article:
     raw_date = _first(record, _DATE_FIELDS)
     published = parse_date(raw_date)
     if raw_date is not None and published is None:
-        log.warning("%s: unreadable published date %r, ignored", origin, raw_date)
+        log.warning("%s: published date %r is not a full date (day, month, year), ignored", origin, raw_date)
     if raw_date is None and (top := leading_date(text)):
         published = top[0]  # a dateline ("WASHINGTON, June 19, 2024 — ...") as in text files
     title = _as_name(_first(record, _TITLE_FIELDS))
