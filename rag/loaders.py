@@ -41,6 +41,7 @@ _ID_FIELDS = ("id", "doc_id", "article_id", "uuid")
 _FIELD_GROUPS = {"title": _TITLE_FIELDS, "source": _SOURCE_FIELDS, "author": _AUTHOR_FIELDS, "published": _DATE_FIELDS,
                  "url": _URL_FIELDS}
 
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"PK\x03\x04", b"GIF8", b"\xff\xd8\xff", b"\x7fELF")
 _HEADER_LINE = re.compile(
     r"^(title|headline|source|outlet|publisher|author|by|date|published|url|link)\s*:\s*(.+)$", re.I
@@ -87,7 +88,7 @@ def refuse_private_address(url: str) -> None:
 
 def decode_bytes(data: bytes, what: str = "file") -> str:
     """Decode text, trying UTF-8 (with or without BOM), UTF-16 with BOM, then Windows-1252."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if data.startswith(_UTF16_BOMS):
         try:
             return data.decode("utf-16")
         except UnicodeDecodeError:
@@ -504,7 +505,7 @@ class Loader:
             # A binary file fails once, not once per "line". Only a check for binary content: a
             # decode of the first 8 KB could cut a multi-byte character and fail a good file.
             head = fh.read(8192)
-            if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            if head.startswith(_UTF16_BOMS):
                 raise LoadError("UTF-16 .jsonl is not supported; save it as UTF-8")
             refuse_binary(head)
             fh.seek(0)
