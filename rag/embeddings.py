@@ -75,6 +75,9 @@ class Embedder(Protocol):
         """Unit-length float32 vectors, one row per text."""
         ...
 
+    # Optional: `token_vectors(texts) -> list[np.ndarray]`, each text's unit-length last-layer
+    # token vectors without [CLS]/[SEP] (retrieval re-ranks by late interaction when present).
+
 
 class TorchEmbedder:
     """all-MiniLM-L6-v2 on PyTorch through sentence-transformers, loaded from the package."""
@@ -107,6 +110,19 @@ class TorchEmbedder:
             convert_to_numpy=True, show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
+        """Each text's unit-length last-layer token vectors, [CLS] and [SEP] left out."""
+        out = []
+        for text in texts:  # one at a time, as the ONNX backend does
+            hidden = self.model.encode([text], output_value="token_embeddings", convert_to_numpy=False,
+                                       show_progress_bar=False)[0]
+            out.append(_unit_rows(np.asarray(hidden.float().numpy(), dtype=np.float32)[1:-1]))
+        return out
+
+
+def _unit_rows(matrix: np.ndarray) -> np.ndarray:
+    return matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
 
 
 def default_cache_dir() -> Path:
@@ -243,6 +259,19 @@ class OnnxEmbedder:
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+        return out
+
+    def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
+        """Each text's unit-length last-layer token vectors, [CLS] and [SEP] left out. One text
+        per model call: the int8 model scales activations per batch, so this keeps a text's
+        vectors independent of what it was batched with (and wastes nothing on padding)."""
+        out = []
+        for enc in self._tokenizer.encode_batch(list(texts)):
+            n = sum(enc.attention_mask)
+            ids = np.array([enc.ids[:n]], dtype=np.int64)
+            hidden = self._session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                              "token_type_ids": np.zeros_like(ids)})[0][0]
+            out.append(_unit_rows(hidden[1:-1].astype(np.float32)))
         return out
 
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     embedding_backend: Literal["auto", "onnx", "torch"] = "auto"
     model_cache_dir: Path | None = None  # where the ONNX export is kept (default ~/.cache/newsdesk)
 
+    # Retrieval
+    rerank_depth: int = Field(default=20, ge=0, le=200)  # top fused passages re-ranked by late interaction
+
     # LLM
     llm: Literal["auto", "openai", "none"] = "auto"
     llm_base_url: str | None = None

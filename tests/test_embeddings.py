@@ -31,6 +31,21 @@ def test_onnx_export_matches_torch(embedder):
     assert np.allclose(onnx.embed(TEXTS[::-1])[::-1], a, atol=1e-5)
 
 
+def test_token_vectors_agree_across_backends_and_match_the_word_pieces(embedder, tokenizer):
+    # Late-interaction re-ranking (rag/retrieval.py) scores question tokens against passage
+    # tokens: one unit row per word piece, [CLS]/[SEP] left out, capped at the model's window.
+    onnx = embedder if isinstance(embedder, OnnxEmbedder) else build_embedder("onnx")
+    a = onnx.token_vectors(TEXTS)
+    b = TorchEmbedder().token_vectors(TEXTS)
+    counts = tokenizer.count(TEXTS)
+    for text_a, text_b, n in zip(a, b, counts):
+        assert text_a.shape == text_b.shape == (min(n, 254), 384)
+        assert np.allclose(np.linalg.norm(text_a, axis=1), 1.0, atol=1e-4)
+        assert (text_a * text_b).sum(axis=1).mean() >= 0.95
+    # A text's vectors do not depend on what else was in the call.
+    assert np.allclose(onnx.token_vectors([TEXTS[0]])[0], a[0], atol=1e-6)
+
+
 @pytest.mark.parametrize("backend", ["onnx", "torch"])
 def test_backends_embed_correctly_from_several_threads(embedder, backend):
     # The bot runs core calls on a thread pool, so one embedder serves several threads at once,

@@ -9,7 +9,7 @@ from helpers import run_ingest, write_article
 
 from rag.dates import recency_window
 from rag.models import Passage
-from rag.retrieval import RetrievalConfig, SearchFilters, _select, retrieve
+from rag.retrieval import RetrievalConfig, SearchFilters, _late_interaction, _select, retrieve
 
 
 def _passage(i: int, score: float, source: str, article: str | None = None) -> Passage:
@@ -95,3 +95,74 @@ def test_a_question_about_this_week_prefers_that_weeks_article(components, tmp_p
     orders = {tuple(p.article_id for p in retrieve(components, plain, 2, SearchFilters(as_of=d)))
               for d in (date(2024, 6, 20), date(2023, 1, 12))}
     assert len(orders) == 1
+
+
+class _TokenEmbedder:
+    """Token vectors chosen by hand: each text maps to a list of basis directions."""
+
+    def __init__(self, tokens: dict[str, list[int]]):
+        self.tokens = tokens
+        self.calls: list[list[str]] = []
+
+    def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
+        self.calls.append(list(texts))
+        return [np.eye(4, dtype=np.float32)[self.tokens[t]] for t in texts]
+
+
+def test_late_interaction_adds_a_third_ranking_of_the_top_passages():
+    from types import SimpleNamespace
+
+    # q has tokens 0 and 1. Passage "a" holds both (MaxSim 1.0), "b" one (0.5), "c" none (0.0).
+    emb = _TokenEmbedder({"q": [0, 1], "text a": [0, 1, 3], "text b": [1, 2], "text c": [2, 3]})
+    ranked = {"b": 0.020, "a": 0.0199, "c": 0.019, "deep": 0.001}
+    rows = {cid: {"text": f"text {cid}"} for cid in ranked}
+    cfg = RetrievalConfig(rerank_depth=3)
+    _late_interaction(SimpleNamespace(embedder=emb), "q", ranked, rows, cfg)
+    assert emb.calls == [["q", "text b", "text a", "text c"]]  # the top 3 only, one call
+    assert ranked["a"] == 0.0199 + 1 / 61 and ranked["b"] == 0.020 + 1 / 62
+    assert ranked["c"] == 0.019 + 1 / 63 and ranked["deep"] == 0.001
+    assert max(ranked, key=ranked.get) == "a"
+
+
+def test_late_interaction_is_skipped_for_an_embedder_without_token_vectors():
+    from types import SimpleNamespace
+
+    ranked = {"a": 0.02, "b": 0.01}
+    _late_interaction(SimpleNamespace(embedder=object()), "q", ranked, {}, RetrievalConfig())
+    assert ranked == {"a": 0.02, "b": 0.01}
+
+
+def test_rerank_depth_comes_from_settings_and_zero_turns_it_off(settings, embedder, tokenizer, tmp_path):
+    from rag.components import Components
+
+    class Counting:
+        """The real model, counting the texts it was asked for token vectors."""
+
+        name, dimension = embedder.name, embedder.dimension
+
+        def __init__(self):
+            self.token_texts = 0
+
+        def embed(self, texts):
+            return embedder.embed(texts)
+
+        def token_vectors(self, texts):
+            self.token_texts += len(texts)
+            return embedder.token_vectors(texts)
+
+    files = [write_article(tmp_path / "in", f"{i}.md", title, body, outlet="Coast Post", published=day)
+             for i, (title, body, day) in enumerate([("Harbour bridge closed", OLD_BODY, "2023-01-10"),
+                                                     ("Harbour bridge closed again", NEW_BODY, "2024-06-18")])]
+    counts = {}
+    for depth in (20, 0):
+        counting = Counting()
+        c = Components(settings.model_copy(update={"rerank_depth": depth}), embedder=counting, tokenizer=tokenizer)
+        try:
+            if depth:
+                run_ingest(c, files)
+            hits = retrieve(c, "Why was the harbour bridge closed?", 2)
+        finally:
+            c.close()
+        assert len(hits) == 2
+        counts[depth] = counting.token_texts
+    assert counts == {20: 3, 0: 0}  # the question and both passages; nothing when off
