@@ -9,7 +9,7 @@ asked on the quiz day. The first row of each table replays the shipped pipeline;
 with retrieval.py's figures (within a point: HNSW vs brute force, candidate filtering order).
 
     .venv/bin/python benchmarks/retrieval_variants.py --work DIR [--articles 2247] [--tuned-on 800]
-        [--shipped-only] [--vectors FILE | --embed-alone FILE]
+        [--shipped-only] [--earlier] [--vectors FILE | --embed-alone FILE]
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ class Variant:
     coverage: float = 0.0          # weight of a list ranking candidates by idf-weighted question-term coverage
     title_list: float = 0.0        # weight of a list ranking passages by their article title's embedding
     question_sentence: float = 0.0  # weight of a dense list for a multi-sentence question's last sentence
+    rm3: tuple[int, int, float] | None = None  # keyword expansion: (top m fused passages, terms, list weight)
+    # late interaction over token vectors: (top n fused, list weight); shipped: (20, 1.0)
+    maxsim: tuple[int, float] | None = (SHIPPED.rerank_depth, SHIPPED.rerank_weight) if SHIPPED.rerank_depth else None
 
 
 def stems(text: str) -> list[str]:
@@ -160,6 +163,27 @@ class Replay:
         return sets, {w: math.log(len(sets) / (1 + n)) for w, n in df.items()}
 
     @cached_property
+    def term_counts(self) -> tuple[list[Counter], Counter]:
+        """Each passage's content-word counts, and the words' document frequencies (for RM3)."""
+        from rag.registry import _STOPWORDS
+
+        counts = [Counter(w for w in re.findall(r"[a-z]+", t.lower()) if w not in _STOPWORDS and len(w) > 2)
+                  for t in self.texts]
+        return counts, Counter(w for c in counts for w in c)
+
+    @cached_property
+    def _tokens(self) -> dict[str, np.ndarray]:
+        """Token vectors kept per text (questions and passages): computed alone, so exact."""
+        return {}
+
+    def maxsim(self, question: str, i: int) -> float:
+        """Late interaction as rag.retrieval scores it: each question token's best passage token."""
+        for text in (question, self.texts[i]):
+            if text not in self._tokens:
+                self._tokens[text] = self.c.embedder.token_vectors([text])[0]
+        return float((self._tokens[question] @ self._tokens[self.texts[i]].T).max(1).mean())
+
+    @cached_property
     def title_vectors(self) -> tuple[np.ndarray, np.ndarray, list[date | None]]:
         """One embedded title per article, each passage's row in it, and each article's date."""
         titles, rows = {}, []
@@ -221,6 +245,19 @@ class Replay:
             q2 /= np.linalg.norm(q2)
             for r, i in enumerate([i for i in np.argsort(-(self.vectors @ q2))[:CANDIDATES * 4] if ok(i)][:CANDIDATES]):
                 sc[int(i)] = sc.get(int(i), 0.0) + 1 / (RRF_K + r + 1)
+        if v.rm3:  # relevance model: the top passages' tf-idf words added to the keyword query
+            m, n_terms, weight = v.rm3
+            counts, df = self.term_counts
+            gain: Counter = Counter()
+            for i in sorted(sc, key=sc.get, reverse=True)[:m]:
+                length = sum(counts[i].values()) or 1
+                for w, c in counts[i].items():
+                    gain[w] += c / length * math.log(len(counts) / (1 + df[w]))
+            asked = set(words(question))
+            extra = [w for w, _ in gain.most_common(n_terms + 20) if w not in asked][:n_terms]
+            match = " OR ".join(filter(None, [kwq, *(f'"{w}"' for w in extra)]))
+            for r, i in enumerate([i for i in self.keyword(match, v.title_weight) if ok(i)][:CANDIDATES]):
+                sc[i] = sc.get(i, 0.0) + weight / (RRF_K + r + 1)
         start = recency_window(question, as_of) if v.recency_weight else None
         for i in sc:
             p = self.published[i]
@@ -230,6 +267,12 @@ class Replay:
                 half_life, w = v.freshness
                 age = max(0, (as_of - p).days) if p else 3650
                 sc[i] += w / (RRF_K + 1) * 0.5 ** (age / half_life)
+        if v.maxsim:
+            n, weight = v.maxsim
+            top = sorted(sc, key=sc.get, reverse=True)[:n]
+            late = {i: self.maxsim(question, i) for i in top}
+            for r, i in enumerate(sorted(top, key=late.get, reverse=True)):
+                sc[i] += weight / (RRF_K + r + 1)
         return sc
 
     def select(self, sc: dict[int, float], k: int, per_article: int) -> list[int]:
@@ -267,6 +310,7 @@ def main() -> None:
     ap.add_argument("--vectors", type=Path, help="a .npy of passage vectors in chunk rowid order, "
                     "instead of the stored ones (e.g. embedded one passage at a time)")
     ap.add_argument("--shipped-only", action="store_true", help="replay only the shipped pipeline")
+    ap.add_argument("--earlier", action="store_true", help="also the variants tried before late interaction")
     ap.add_argument("--embed-alone", type=Path, metavar="FILE",
                     help="embed every passage on its own (about 10 min for the whole corpus), save the "
                          "vectors to FILE (.npy) for --vectors, and stop")
@@ -290,22 +334,30 @@ def main() -> None:
     qvecs = [replay.c.embedder.embed([q["question"]])[0] for q in qs]
     variants = [
         Variant("shipped (replayed)"),
-        Variant("pseudo-relevance feedback, top 5 x 0.3", prf=(5, 0.3)),
-        Variant("keyword query + adjacent word pairs", keyword_query=bigram_query),
-        Variant("keyword query without quiz words", keyword_query=lambda q: unigram_query(q, QUIZ_WORDS)),
-        Variant("freshness prior, half-life 90 d, 0.25", freshness=(90, 0.25)),
+        Variant("no late-interaction re-ranking (before 2026-11-21)", maxsim=None),
+        Variant("late interaction over the top 10, weight 1.0", maxsim=(10, 1.0)),
+        Variant("late interaction over the top 15, weight 1.0", maxsim=(15, 1.0)),
+        Variant("late interaction over the top 30, weight 1.0", maxsim=(30, 1.0)),
+        Variant("late interaction over the top 20, weight 0.5", maxsim=(20, 0.5)),
+        Variant("late interaction over the top 20, weight 2.0", maxsim=(20, 2.0)),
+        Variant("RM3 keyword expansion, top 5, 10 words, 0.5", rm3=(5, 10, 0.5)),
+        Variant("RM3 keyword expansion, top 3, 5 words, 0.5", rm3=(3, 5, 0.5)),
         Variant("freshness prior, half-life 90 d, 0.5", freshness=(90, 0.5)),
-        Variant("freshness prior, half-life 365 d, 0.25", freshness=(365, 0.25)),
-        Variant("1 passage per article", per_article=1),
         Variant("3 passages per article", per_article=3),
-        Variant("keyword title weight 1 (shipped: 2)", title_weight=1.0),
-        Variant("keyword title weight 4", title_weight=4.0),
-        Variant("+ 0.25 x best adjacent passage's score", neighbours=0.25),
-        Variant("+ 0.1 x article's other candidates' scores", article_sum=0.1),
-        Variant("question-term coverage list, 0.5", coverage=0.5),
-        Variant("article-title embedding list, 0.5", title_list=0.5),
-        Variant("question-sentence dense list, 1.0", question_sentence=1.0),
     ]
+    if args.earlier:  # tried before late interaction was shipped, replayed without it as then
+        variants += [
+            Variant("pseudo-relevance feedback, top 5 x 0.3", prf=(5, 0.3), maxsim=None),
+            Variant("keyword query + adjacent word pairs", keyword_query=bigram_query, maxsim=None),
+            Variant("keyword query without quiz words", keyword_query=lambda q: unigram_query(q, QUIZ_WORDS), maxsim=None),
+            Variant("1 passage per article", per_article=1, maxsim=None),
+            Variant("keyword title weight 1 (shipped: 2)", title_weight=1.0, maxsim=None),
+            Variant("+ 0.25 x best adjacent passage's score", neighbours=0.25, maxsim=None),
+            Variant("+ 0.1 x article's other candidates' scores", article_sum=0.1, maxsim=None),
+            Variant("question-term coverage list, 0.5", coverage=0.5, maxsim=None),
+            Variant("article-title embedding list, 0.5", title_list=0.5, maxsim=None),
+            Variant("question-sentence dense list, 1.0", question_sentence=1.0, maxsim=None),
+        ]
     if args.shipped_only:
         variants = variants[:1]
     for scenario in ("asked today", "asked on the quiz day"):
