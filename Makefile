@@ -4,8 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 PIP    := $(BIN)/python -m pip install --disable-pip-version-check -c constraints.txt
 DEMO_DATA := .demo-data
-# RealTime QA articles for the retrieval benchmark: 400 took 8 min here; the whole corpus (2247,
-# the figures in benchmarks/README.md) needs ~40 min by the measured ingest rates.
+# RealTime QA articles for the retrieval benchmark: 400 took ~15 min here; the whole corpus (2247,
+# the figures in benchmarks/README.md) ~70 min (ingest estimated, the questions measured: 33 min).
 BENCH_ARTICLES ?= 400
 
 .PHONY: demo test lint bench install clean
