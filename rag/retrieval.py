@@ -17,6 +17,7 @@ The default numbers come from benchmarks/retrieval.py (see benchmarks/README.md)
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from datetime import date
@@ -27,6 +28,8 @@ import numpy as np
 from .components import Components
 from .dates import day_number, parse_date, recency_window, today
 from .models import Passage
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -74,7 +77,8 @@ class RetrievalConfig:
     # Bonus, in RRF votes of rank 1, for passages published in the period a question names
     # ("this week"); 0.5 was best on the tuning questions of RealTime QA (asked on the quiz day).
     recency_weight: float = 0.5
-    # Late interaction over the top `rerank_depth` fused passages (0: off). On RealTime QA
+    # Late interaction over the top `rerank_depth` fused passages (0 or 1: off). `retrieve`
+    # without a config takes the depth from settings (NEWSDESK_RERANK_DEPTH). On RealTime QA
     # (benchmarks/retrieval_variants.py) every depth of 15-30 and weight of 0.75-2 tried gave
     # recall@5 of the tuning and of the held-out questions 0 to 4.5 points more, never less;
     # 20 and 1.0 gave +2.2 points on all 182 questions. Cost: one model run per passage at query
@@ -142,10 +146,14 @@ def _late_interaction(c: Components, query: str, ranked: dict[str, float], rows:
     vector blurs which words matched; this scores each question word against its best match in
     context, with the same model (no other is packaged)."""
     token_vectors = getattr(c.embedder, "token_vectors", None)
-    if token_vectors is None:
-        return
     top = sorted(ranked, key=ranked.get, reverse=True)[:config.rerank_depth]
-    question, *passages = token_vectors([query] + [rows[cid]["text"] for cid in top])
+    if token_vectors is None or len(top) < 2:
+        return
+    try:
+        question, *passages = token_vectors([query] + [rows[cid]["text"] for cid in top])
+    except Exception as exc:  # optional: a failure here must not fail the search
+        log.warning("re-ranking skipped, hybrid order kept: %s", exc)
+        return
     if not len(question):
         return
     late = {cid: float((question @ tokens.T).max(axis=1).mean()) if len(tokens) else 0.0

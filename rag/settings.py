@@ -47,7 +47,7 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = None  # where the ONNX export is kept (default ~/.cache/newsdesk)
 
     # Retrieval
-    rerank_depth: int = Field(default=20, ge=0, le=200)  # top fused passages re-ranked by late interaction
+    rerank_depth: int = Field(default=20, ge=0, le=200)  # top fused passages re-ranked (0 or 1: off)
 
     # LLM
     llm: Literal["auto", "openai", "none"] = "auto"

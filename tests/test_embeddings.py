@@ -44,6 +44,15 @@ def test_token_vectors_agree_across_backends_and_match_the_word_pieces(embedder,
         assert (text_a * text_b).sum(axis=1).mean() >= 0.95
     # A text's vectors do not depend on what else was in the call.
     assert np.allclose(onnx.token_vectors([TEXTS[0]])[0], a[0], atol=1e-6)
+    # They are the model's own outputs for the word pieces, in order: [CLS] and [SEP] are the
+    # first and last positions (the long text is cut to 256 before them).
+    enc = onnx._tokenizer.encode_batch([TEXTS[2]])[0]
+    ids = np.array([enc.ids], dtype=np.int64)
+    hidden = onnx._session.run(None, {"input_ids": ids, "attention_mask": np.ones_like(ids),
+                                      "token_type_ids": np.zeros_like(ids)})[0][0]
+    assert enc.tokens[0] == "[CLS]" and enc.tokens[-1] == "[SEP]" and len(enc.ids) == 256
+    expected = hidden[1:-1] / np.linalg.norm(hidden[1:-1], axis=1, keepdims=True)
+    assert np.allclose(a[2], expected, atol=1e-5)
 
 
 @pytest.mark.parametrize("backend", ["onnx", "torch"])

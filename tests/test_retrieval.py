@@ -124,12 +124,26 @@ def test_late_interaction_adds_a_third_ranking_of_the_top_passages():
     assert max(ranked, key=ranked.get) == "a"
 
 
-def test_late_interaction_is_skipped_for_an_embedder_without_token_vectors():
+def test_late_interaction_is_skipped_when_it_cannot_or_need_not_run(caplog):
     from types import SimpleNamespace
 
+    rows = {"a": {"text": "text a"}, "b": {"text": "text b"}}
     ranked = {"a": 0.02, "b": 0.01}
-    _late_interaction(SimpleNamespace(embedder=object()), "q", ranked, {}, RetrievalConfig())
-    assert ranked == {"a": 0.02, "b": 0.01}
+    _late_interaction(SimpleNamespace(embedder=object()), "q", ranked, rows, RetrievalConfig())
+    assert ranked == {"a": 0.02, "b": 0.01}  # an embedder without token vectors
+
+    class Failing:
+        def token_vectors(self, texts):
+            raise RuntimeError("model failed")
+
+    _late_interaction(SimpleNamespace(embedder=Failing()), "q", ranked, rows, RetrievalConfig())
+    assert ranked == {"a": 0.02, "b": 0.01}  # a failure keeps the hybrid order
+    assert "re-ranking skipped" in caplog.text and "model failed" in caplog.text
+
+    emb = _TokenEmbedder({})
+    _late_interaction(SimpleNamespace(embedder=emb), "q", {"a": 0.02}, rows, RetrievalConfig())
+    _late_interaction(SimpleNamespace(embedder=emb), "q", ranked, rows, RetrievalConfig(rerank_depth=1))
+    assert emb.calls == [] and ranked == {"a": 0.02, "b": 0.01}  # nothing to reorder: no model run
 
 
 def test_rerank_depth_comes_from_settings_and_zero_turns_it_off(settings, embedder, tokenizer, tmp_path):
