@@ -32,7 +32,7 @@ from common import RTQA, components, load_jsonl, require  # noqa: E402
 from retrieval import contains_answer, eval_questions, quiz_day  # noqa: E402
 
 from rag.registry import fts_query  # noqa: E402
-from rag.retrieval import RetrievalConfig  # noqa: E402
+from rag.retrieval import RetrievalConfig, maxsim  # noqa: E402
 
 TODAY = date(2026, 11, 21)  # "asked today": long after every article
 SHIPPED = RetrievalConfig()
@@ -181,7 +181,7 @@ class Replay:
         for text in (question, self.texts[i]):
             if text not in self._tokens:
                 self._tokens[text] = self.c.embedder.token_vectors([text])[0]
-        return float((self._tokens[question] @ self._tokens[self.texts[i]].T).max(1).mean())
+        return maxsim(self._tokens[question], self._tokens[self.texts[i]])
 
     @cached_property
     def title_vectors(self) -> tuple[np.ndarray, np.ndarray, list[date | None]]:

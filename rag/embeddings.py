@@ -258,7 +258,7 @@ class OnnxEmbedder:
                                               "token_type_ids": np.zeros_like(ids)})[0]
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-            out[idx] = pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+            out[idx] = _unit_rows(pooled)
         return out
 
     def token_vectors(self, texts: list[str]) -> list[np.ndarray]:

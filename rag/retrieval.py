@@ -156,10 +156,15 @@ def _late_interaction(c: Components, query: str, ranked: dict[str, float], rows:
         return
     if not len(question):
         return
-    late = {cid: float((question @ tokens.T).max(axis=1).mean()) if len(tokens) else 0.0
-            for cid, tokens in zip(top, passages)}
+    late = {cid: maxsim(question, tokens) for cid, tokens in zip(top, passages)}
     for rank, cid in enumerate(sorted(top, key=late.get, reverse=True)):
         ranked[cid] += config.rerank_weight / (config.rrf_k + rank + 1)
+
+
+def maxsim(question: np.ndarray, passage: np.ndarray) -> float:
+    """Late-interaction score of two sets of unit token vectors: the mean over the question's
+    tokens of the best cosine with any passage token (0 for an empty passage)."""
+    return float((question @ passage.T).max(axis=1).mean()) if len(passage) else 0.0
 
 
 def _select(passages: list[Passage], vectors: dict[str, np.ndarray], k: int,
