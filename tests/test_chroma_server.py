@@ -8,22 +8,30 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import assert_consistent, free_port, run_ingest, start_server, stop_server
+from helpers import assert_consistent, free_port, run_ingest, start_server, watched
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def chroma_server(tmp_path_factory):
+def chroma_process(tmp_path_factory):
     exe = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
     if not Path(exe).exists():
         pytest.skip("the `chroma` command (shipped with chromadb) is not installed")
     port = free_port()
     root = tmp_path_factory.mktemp("chroma-server")
-    proc = start_server([exe, "run", "--path", str(root / "db"), "--host", "127.0.0.1", "--port", str(port)],
-                        f"http://127.0.0.1:{port}/api/v2/heartbeat", root / "server.log", timeout=60)
-    yield port
-    stop_server(proc)
+    server = start_server([exe, "run", "--path", str(root / "db"), "--host", "127.0.0.1", "--port", str(port)],
+                          f"http://127.0.0.1:{port}/api/v2/heartbeat", root / "server.log", port,
+                          timeout=60)
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def chroma_server(chroma_process):
+    """The server's port; the process is checked alive before and after each test."""
+    for server in watched(chroma_process):
+        yield server.port
 
 
 def test_ingest_search_ask_through_the_server(chroma_server, tmp_path, embedder, tokenizer, seeds):

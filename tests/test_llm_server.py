@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import assert_cited, free_port, run_ingest, start_server, stop_server
+from helpers import assert_cited, free_port, run_ingest, start_server, watched
 
 pytestmark = pytest.mark.slow
 
@@ -27,33 +27,55 @@ def smollm2_gguf() -> Path:
 
 @pytest.fixture(scope="module")
 def llama_server(tmp_path_factory):
+    """llama.cpp's server, started once for the module (the log stays in the module's tmp folder
+    and its last lines are shown whenever the server is found dead)."""
     pytest.importorskip("llama_cpp")
     port = free_port()
     url = f"http://127.0.0.1:{port}/v1"
-    proc = start_server(
+    server = start_server(
         [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_gguf()), "--host", "127.0.0.1",
          "--port", str(port), "--n_ctx", "4096", "--model_alias", "smollm2", "--n_threads", "2"],
-        f"{url}/models", tmp_path_factory.mktemp("llama") / "server.log",
+        f"{url}/models", tmp_path_factory.mktemp("llama") / "server.log", port, url=url,
     )
-    yield proc, url
-    stop_server(proc)
+    yield server
+    server.stop()
 
 
-def test_summary_and_briefing_through_the_server(llama_server, tmp_path, embedder, tokenizer, seeds):
-    """Issue #4: summarize and briefing in LLM mode, through the same real server. (Runs before
-    the test below, which stops the server.)"""
+@pytest.fixture
+def llama(llama_server):
+    """The module's server, checked alive before and after each test that uses it."""
+    yield from watched(llama_server)
+
+
+def llm_settings(tmp_path, url: str):
+    from rag.settings import Settings
+
+    return Settings(_env_file=None, data_dir=tmp_path / "data", llm_base_url=url, llm_model="smollm2",
+                    llm_context_tokens=4096, llm_timeout=120)
+
+
+def test_one_chat_completion_returns(llama):
+    """The portably built server answers a chat completion (the first one is where a build for
+    the wrong CPU dies with SIGILL)."""
+    import httpx
+
+    reply = httpx.post(f"{llama.url}/chat/completions", timeout=120, json={
+        "model": "smollm2", "max_tokens": 8, "messages": [{"role": "user", "content": "Say hello."}]})
+    llama.assert_alive("after one chat completion")
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["choices"][0]["message"]["content"].strip()
+
+
+def test_summary_and_briefing_through_the_server(llama, tmp_path, embedder, tokenizer, seeds):
+    """Issue #4: summarize and briefing in LLM mode, through the same real server."""
     from datetime import date
 
     from rag.articles import find_article
     from rag.briefing import make_briefing
     from rag.components import Components
-    from rag.settings import Settings
     from rag.summarize import summarize_article
 
-    _, url = llama_server
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data", llm_base_url=url, llm_model="smollm2",
-                        llm_context_tokens=4096, llm_timeout=120)
-    c = Components(settings, embedder=embedder, tokenizer=tokenizer)
+    c = Components(llm_settings(tmp_path, llama.url), embedder=embedder, tokenizer=tokenizer)
     run_ingest(c, [seeds])
     rec = find_article(c, str(seeds / "001_a313d2a1cebfe225.txt"))
     s = summarize_article(c, rec)
@@ -73,14 +95,11 @@ def test_summary_and_briefing_through_the_server(llama_server, tmp_path, embedde
     c.close()
 
 
-def test_llm_path_streams_checks_citations_and_falls_back(llama_server, tmp_path, embedder, tokenizer, seeds):
+def test_llm_path_streams_and_checks_citations(llama, tmp_path, embedder, tokenizer, seeds):
     from rag.answer import answer_question
     from rag.components import Components
-    from rag.settings import Settings
 
-    proc, url = llama_server
-    settings = Settings(_env_file=None, data_dir=tmp_path / "data", llm_base_url=url, llm_model="smollm2",
-                        llm_context_tokens=4096, llm_timeout=120)
+    settings = llm_settings(tmp_path, llama.url)
     assert settings.llm_enabled  # NEWSDESK_LLM=auto + a base URL
     c = Components(settings, embedder=embedder, tokenizer=tokenizer)
     run_ingest(c, [seeds])
@@ -103,9 +122,27 @@ def test_llm_path_streams_checks_citations_and_falls_back(llama_server, tmp_path
     else:  # the small model cited nothing valid: the answer fell back, and says so
         assert any("answered extractively" in w for w in ans.warnings)
 
-    proc.terminate()
-    proc.wait(timeout=30)
-    fallback = answer_question(c, question, k=3)
+    c.close()
+
+
+def test_a_killed_server_reads_as_dead(llama_server, tmp_path, embedder, tokenizer, seeds):
+    """Runs last: kills the module's server. The fixture's check names the exit, and `ask` falls
+    back saying the server refused the connection (it is gone), not that it misbehaved."""
+    import signal
+
+    from rag.answer import answer_question
+    from rag.components import Components
+
+    llama_server.assert_alive()
+    llama_server.proc.send_signal(signal.SIGKILL)
+    llama_server.proc.wait(timeout=30)
+    with pytest.raises(pytest.fail.Exception, match=r"is dead.*killed by SIGKILL \(exit 137\)"):
+        llama_server.assert_alive()
+
+    c = Components(llm_settings(tmp_path, llama_server.url), embedder=embedder, tokenizer=tokenizer)
+    run_ingest(c, [seeds])
+    fallback = answer_question(c, "Who visited Pyongyang for the first time in 24 years?", k=3)
     assert fallback.mode == "extractive" and fallback.answerable and "Putin" in fallback.answer
-    assert any("unreachable" in w for w in fallback.warnings), fallback.warnings
+    assert any("refused the connection" in w and "answered extractively" in w for w in fallback.warnings), \
+        fallback.warnings
     c.close()
