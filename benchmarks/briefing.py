@@ -66,7 +66,7 @@ def story_pairs(records: dict[str, dict], indexed: set[str]) -> tuple[list[tuple
 
 
 def opinion_table() -> None:
-    from rag.stories import OPINION_THRESHOLD, opinion_score
+    from rag.briefing.opinion import OPINION_THRESHOLD, opinion_score
 
     rows = [r for r in load_jsonl(RTQA / "corpus.jsonl") if (r.get("text") or "").strip()]
     labels = np.array([bool(re.search(r"/opinions?/", r["url"])) for r in rows])
@@ -94,9 +94,8 @@ def main() -> None:
     require(RTQA)
     from zoneinfo import ZoneInfo
 
-    from rag.articles import articles_in_window
-    from rag.briefing import compute_briefing
-    from rag.stories import (
+    from rag.briefing.pipeline import compute_briefing
+    from rag.briefing.stories import (
         KEYWORD_WEIGHT,
         STORY_THRESHOLD,
         StoryConfig,
@@ -104,6 +103,7 @@ def main() -> None:
         build_stories,
         story_similarity,
     )
+    from rag.search.articles import articles_in_window
 
     tmp = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)

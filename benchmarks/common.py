@@ -31,7 +31,7 @@ def components(data_dir: Path | None = None, embedder=None, **overrides):
 
 def ingest(c, inputs) -> object:
     """Ingest under the write lock; returns the IngestReport."""
-    from rag.ingest import Ingestor
+    from rag.ingest.pipeline import Ingestor
 
     with c.writing():
         return Ingestor(c).ingest([str(i) for i in inputs])

@@ -81,7 +81,7 @@ class Baseline:
         import chromadb
         from chromadb.config import Settings as ChromaSettings
 
-        from rag.embeddings import chroma_embedding_function
+        from rag.store.embeddings import chroma_embedding_function
 
         self.embedder = embedder
         client = chromadb.PersistentClient(path=str(path), settings=ChromaSettings(anonymized_telemetry=False))
@@ -188,10 +188,12 @@ def main() -> None:
                          "articles; recall is also reported on the other questions (held out)")
     args = ap.parse_args()
     require(RTQA)
-    from rag.answer import ExtractiveAnswerer, answer_question
-    from rag.dates import parse_date
-    from rag.embeddings import build_embedder
-    from rag.retrieval import RetrievalConfig, SearchFilters, retrieve
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.answer.pipeline import answer_question
+    from rag.search.filters import SearchFilters
+    from rag.search.retrieval import RetrievalConfig, retrieve
+    from rag.store.embeddings import build_embedder
+    from rag.text.dates import parse_date
 
     tmp = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
     tmp.mkdir(parents=True, exist_ok=True)
@@ -211,7 +213,7 @@ def main() -> None:
 
     baseline = None
     if not args.skip_baseline:
-        from rag.embeddings import TorchEmbedder
+        from rag.store.embeddings import TorchEmbedder
 
         baseline = Baseline(TorchEmbedder(), tmp / "baseline")
         if baseline.col.count() == 0:

@@ -31,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RTQA, components, load_jsonl, require  # noqa: E402
 from retrieval import contains_answer, eval_questions, quiz_day  # noqa: E402
 
-from rag.registry import fts_query  # noqa: E402
-from rag.retrieval import RetrievalConfig, maxsim  # noqa: E402
+from rag.search.rerank import maxsim
+from rag.search.retrieval import RetrievalConfig
+from rag.store.registry import fts_query
 
 TODAY = date(2026, 11, 21)  # "asked today": long after every article
 SHIPPED = RetrievalConfig()
@@ -62,11 +63,11 @@ class Variant:
 
 def stems(text: str) -> list[str]:
     """Content words with a crude suffix stemmer (enough for a coverage count)."""
-    from rag.registry import _STOPWORDS
+    from rag.text.words import STOPWORDS
 
     out = []
     for w in re.findall(r"[a-z0-9]+", text.lower()):
-        if w in _STOPWORDS or len(w) < 2:
+        if w in STOPWORDS or len(w) < 2:
             continue
         for suffix in ("ing", "ed", "es", "s"):
             if len(w) > len(suffix) + 3 and w.endswith(suffix):
@@ -78,7 +79,7 @@ def stems(text: str) -> list[str]:
 
 def last_sentence(question: str) -> str | None:
     """The question sentence of a quiz item that opens with a statement, else None."""
-    from rag.text import split_sentences
+    from rag.text.sentences import split_sentences
 
     question = question.strip()
     spans = split_sentences(question)
@@ -90,17 +91,17 @@ def words(q: str) -> list[str]:
 
 
 def unigram_query(q: str, drop: frozenset = frozenset()) -> str | None:
-    from rag.registry import _STOPWORDS
+    from rag.text.words import STOPWORDS
 
-    ws = dict.fromkeys(w for w in words(q) if w not in _STOPWORDS and len(w) > 1 and w not in drop)
+    ws = dict.fromkeys(w for w in words(q) if w not in STOPWORDS and len(w) > 1 and w not in drop)
     return " OR ".join(f'"{w}"' for w in ws) or None
 
 
 def bigram_query(q: str, drop: frozenset = frozenset()) -> str | None:
-    from rag.registry import _STOPWORDS
+    from rag.text.words import STOPWORDS
 
     t = words(q)
-    ok = [w not in _STOPWORDS and len(w) > 1 and w not in drop for w in t]
+    ok = [w not in STOPWORDS and len(w) > 1 and w not in drop for w in t]
     pairs = dict.fromkeys(f'"{a} {b}"' for (a, b), x, y in zip(zip(t, t[1:]), ok, ok[1:]) if x and y)
     uni = unigram_query(q, drop)
     return " OR ".join(filter(None, [uni, *pairs])) or None
@@ -110,7 +111,7 @@ class Replay:
     """The shipped retrieval over stored vectors, with hooks for the variants."""
 
     def __init__(self, work: Path, vectors: Path | None = None):
-        from rag.dates import parse_date
+        from rag.text.dates import parse_date
 
         c = components(require(work / "newsdesk"))
         self.c = c
@@ -165,9 +166,9 @@ class Replay:
     @cached_property
     def term_counts(self) -> tuple[list[Counter], Counter]:
         """Each passage's content-word counts, and the words' document frequencies (for RM3)."""
-        from rag.registry import _STOPWORDS
+        from rag.text.words import STOPWORDS
 
-        counts = [Counter(w for w in re.findall(r"[a-z]+", t.lower()) if w not in _STOPWORDS and len(w) > 2)
+        counts = [Counter(w for w in re.findall(r"[a-z]+", t.lower()) if w not in STOPWORDS and len(w) > 2)
                   for t in self.texts]
         return counts, Counter(w for c in counts for w in c)
 
@@ -193,7 +194,7 @@ class Replay:
         return vecs, np.array(rows), [p for _, _, p in titles.values()]
 
     def scores(self, v: Variant, question: str, qvec: np.ndarray, as_of: date, until: date | None) -> dict[int, float]:
-        from rag.dates import recency_window
+        from rag.text.dates import recency_window
 
         # As the shipped filters (SQL and Chroma's published_day): an undated passage fails `until`.
         ok = (lambda i: True) if until is None else (
@@ -275,7 +276,7 @@ class Replay:
                 sc[i] += weight / (RRF_K + r + 1)
         return sc
 
-    def select(self, sc: dict[int, float], k: int, per_article: int) -> list[int]:
+    def select_passages(self, sc: dict[int, float], k: int, per_article: int) -> list[int]:
         """rag.retrieval._select on indices: caps, near-identical, fill, outlet swap."""
         order = sorted(sc, key=sc.get, reverse=True)
         V = self.vectors

@@ -32,7 +32,7 @@ import json, sys, time
 from pathlib import Path
 sys.path.insert(0, {bench!r})
 from common import components
-from rag.retrieval import retrieve
+from rag.search.retrieval import retrieve
 c = components(Path({data!r}))
 qs = json.loads({queries!r})
 retrieve(c, qs[0], 10)
@@ -60,10 +60,10 @@ def measure(data: Path, queries: list[str]) -> dict:
 
 def synthetic_fill(c, target: int, rng: random.Random) -> tuple[int, float]:
     """Grow the index to `target` passages with synthetic articles of 10 passages each."""
-    from rag.ingest import chunk_metadata
+    from rag.ingest.pipeline import chunk_metadata
     from rag.models import ArticleRecord, Chunk
-    from rag.registry import chunk_id
-    from rag.text import split_sentences
+    from rag.store.registry import chunk_id
+    from rag.text.sentences import split_sentences
 
     rows = c.registry.db.execute("SELECT chunk_id, text FROM chunks").fetchall()
     pool_ids = [r[0] for r in rows]

@@ -18,8 +18,9 @@ from common import ROOT, SEEDS, components, ingest, require  # noqa: E402
 
 
 def main() -> None:
-    from rag.answer import ExtractiveAnswerer, answer_question
-    from rag.retrieval import retrieve
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.answer.pipeline import answer_question
+    from rag.search.retrieval import retrieve
 
     data = json.loads((ROOT / "tests" / "data" / "seed_questions.json").read_text())
     c = components()

@@ -21,7 +21,7 @@ import discord
 from discord import app_commands
 from discord.ext import tasks
 
-from rag.loaders import LoadError
+from rag.ingest.decoding import LoadError
 
 from .config import BotConfig
 from .core import BotCore, Turn

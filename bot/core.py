@@ -12,12 +12,12 @@ import threading
 from collections.abc import Callable
 from datetime import date
 
-from rag.answer import Answer, answer_question
-from rag.briefing import Briefing, make_briefing
+from rag.answer.pipeline import Answer, answer_question
+from rag.briefing.pipeline import Briefing, make_briefing
 from rag.components import Components
-from rag.retrieval import SearchFilters
+from rag.search.filters import SearchFilters
 from rag.settings import Settings
-from rag.summarize import Summary, summarize_article, summarize_topic
+from rag.summarize.pipeline import Summary, summarize_article, summarize_topic
 
 from .config import BotConfig
 
@@ -30,11 +30,10 @@ class BotCore:
     """The core, one collection per guild (NEWSDESK_GUILD_COLLECTIONS), backends shared."""
 
     def __init__(self, settings: Settings, config: BotConfig,
-                 components_factory: Callable[[Settings], Components] | None = None, chat_model=None):
+                 components_factory: Callable[[Settings], Components] | None = None):
         self.settings = settings
         self.config = config
         self._factory = components_factory
-        self.chat_model = chat_model  # tests may pass a LangChain fake chat model
         self._components: dict[str, Components] = {}
         self._lock = threading.Lock()
         self._ingest_lock = threading.Lock()
@@ -53,8 +52,8 @@ class BotCore:
                     c = self._factory(settings)
                 else:
                     shared = next(iter(self._components.values()), None)
-                    c = Components(settings, embedder=shared.embedder if shared else None,
-                                   tokenizer=shared.tokenizer if shared else None)
+                    c = Components(settings, embedder=shared.embedder, tokenizer=shared.tokenizer,
+                                   llm=shared.llm) if shared else Components(settings)
                 self._components[name] = c
             return self._components[name]
 
@@ -75,7 +74,7 @@ class BotCore:
         asked = [text for role, text in history if role == "user"]
         if not asked or self.config.history_turns == 0:
             return question
-        if c.settings.llm_enabled or self.chat_model is not None:
+        if c.llm is not None:
             try:
                 return self._condense_with_llm(c, question, history)
             except Exception as exc:  # any LLM failure: the heuristic below still works
@@ -83,17 +82,10 @@ class BotCore:
         return f"{question} (context: {asked[-1]})"
 
     def _condense_with_llm(self, c: Components, question: str, history: list[Turn]) -> str:
-        from langchain_core.output_parsers import StrOutputParser
-        from langchain_core.prompts import ChatPromptTemplate
-
-        import prompts
-        from rag.answer import LLMAnswerer
-
+        assert c.llm is not None
         turns = "\n".join(f"{'User' if role == 'user' else 'Newsdesk'}: {text[:600]}"
                           for role, text in history[-self.config.history_turns:])
-        prompt = ChatPromptTemplate.from_messages([("human", prompts.load("condense_question.md"))])
-        chain = prompt | LLMAnswerer(c, self.chat_model).chat_model() | StrOutputParser()
-        text = chain.invoke({"history": turns, "question": question}).strip().splitlines()
+        text = c.llm.run("condense_question.md", {"history": turns, "question": question}).splitlines()
         rewritten = text[0].strip() if text else ""
         # A rewrite is one question of reasonable length; anything else is not trusted.
         if not rewritten or len(rewritten) > 400 or "[" in rewritten:
@@ -102,7 +94,7 @@ class BotCore:
 
     def summarize(self, guild_id: int | None, target: str) -> Summary:
         """An indexed article (id, URL or path) if `target` names one, else a topic."""
-        from rag.articles import find_article
+        from rag.search.articles import find_article
 
         c = self.components(guild_id)
         record = find_article(c, target.strip())  # AmbiguousArticle (a LookupError) says what to give
@@ -127,8 +119,11 @@ class BotCore:
 
     def ingest(self, guild_id: int | None, url: str):
         """Ingest one URL (page or feed) into the guild's collection."""
-        from rag.ingest import Ingestor
-        from rag.loaders import Fetcher, Loader, LoadError, refuse_private_address
+        from rag.ingest.decoding import LoadError
+        from rag.ingest.fetch import Fetcher
+        from rag.ingest.guard import refuse_private_address
+        from rag.ingest.loader import Loader
+        from rag.ingest.pipeline import Ingestor
 
         url = url.strip()
         if not re.match(r"^https?://\S+$", url):

@@ -7,7 +7,7 @@ import re
 
 import discord
 
-from rag.text import round_brackets, split_sentences
+from rag.text.sentences import round_brackets, split_sentences
 
 MESSAGE_LIMIT = 2000       # characters in a message's content
 DESCRIPTION_LIMIT = 4096   # an embed's description

@@ -1,7 +1,7 @@
-"""Small factories that build the backends (embedder, registry, vector store) from settings.
+"""Small factories that build the backends (embedder, registry, vector store, LLM) from settings.
 
 Front ends and tests create one `Components` and pass it to the core; tests inject a shared
-embedder so the model loads once per session.
+embedder so the model loads once per session, and a fake chat model as the LLM.
 """
 
 from __future__ import annotations
@@ -11,23 +11,28 @@ from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-from .embeddings import Embedder, Tokenizer, build_embedder
-from .locking import write_lock
-from .registry import Registry
-from .settings import Settings
-from .vectorstore import VectorStore, chroma_client
+from rag.llm.chat import ChatLLM, build_llm
+from rag.settings import Settings
+from rag.store.embeddings import Embedder, Tokenizer, build_embedder
+from rag.store.locking import write_lock
+from rag.store.registry import Registry
+from rag.store.vectorstore import VectorStore, chroma_client
+
+_FROM_SETTINGS: object = object()  # `llm=` not given: build it from the settings
 
 
 class Components:
     """The backends of one collection, built lazily so cheap commands stay cheap."""
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
-                 tokenizer: Tokenizer | None = None):
+                 tokenizer: Tokenizer | None = None, llm: ChatLLM | None | object = _FROM_SETTINGS):
         self.settings = settings
         if embedder is not None:
             self.__dict__["embedder"] = embedder
         if tokenizer is not None:
             self.__dict__["tokenizer"] = tokenizer
+        if llm is not _FROM_SETTINGS:
+            self.__dict__["llm"] = llm
 
     @property
     def data_dir(self) -> Path:
@@ -44,6 +49,12 @@ class Components:
     def tokenizer(self) -> Tokenizer:
         """The embedding model's tokenizer, for chunk sizing."""
         return Tokenizer()
+
+    @cached_property
+    def llm(self) -> ChatLLM | None:
+        """The chat model, or None: then every answer, summary and briefing is extractive. The one
+        place that decides whether an LLM is used."""
+        return build_llm(self.settings)
 
     @cached_property
     def registry(self) -> Registry:

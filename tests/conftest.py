@@ -25,7 +25,7 @@ def _isolated_env(monkeypatch, tmp_path):
 @pytest.fixture(scope="session")
 def embedder():
     """The real packaged all-MiniLM-L6-v2, loaded once for the whole run."""
-    from rag.embeddings import build_embedder
+    from rag.store.embeddings import build_embedder
 
     emb = build_embedder()
     emb.embed(["warm up"])
@@ -34,7 +34,7 @@ def embedder():
 
 @pytest.fixture(scope="session")
 def tokenizer():
-    from rag.embeddings import Tokenizer
+    from rag.store.embeddings import Tokenizer
 
     return Tokenizer()
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 def run_ingest(components, inputs):
     """Ingest under the write lock, as the CLI does."""
-    from rag.ingest import Ingestor
+    from rag.ingest.pipeline import Ingestor
 
     with components.writing():
         return Ingestor(components).ingest([str(i) for i in inputs])
@@ -156,3 +156,15 @@ def make_corpus(folder: Path, n: int, seed: int = 7) -> None:
             words = rng.sample(WORDS, 9)
             sentences.append(" ".join(words).capitalize() + f" in district {rng.randint(1, 999)}.")
         (folder / f"story-{seed}-{i:03d}.txt").write_text(f"Report number {seed}-{i}\n\n" + " ".join(sentences) + "\n")
+
+
+def with_llm(components, chat_model):
+    """The same components (shared registry, store and model) with a LangChain chat model, usually
+    a fake one, as their LLM."""
+    import copy
+
+    from rag.llm.chat import ChatLLM
+
+    c = copy.copy(components)
+    c.__dict__["llm"] = ChatLLM.wrap(chat_model, components.settings)
+    return c

@@ -7,10 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
-from helpers import assert_cited, run_ingest, write_article
+from helpers import assert_cited, run_ingest, with_llm, write_article
 
-from rag.answer import NOT_COVERED, LLMAnswerer, answer_question, format_passages
-from rag.citations import check_citations
+from rag.answer.citations import check_citations
+from rag.answer.extractive import NOT_COVERED
+from rag.answer.llm import LLMAnswerer
+from rag.answer.pipeline import answer_question
+from rag.llm.passages import format_passages
 from rag.models import Passage
 
 QUESTIONS = json.loads((Path(__file__).parent / "data" / "seed_questions.json").read_text())
@@ -75,7 +78,7 @@ def test_near_miss_questions_are_refused(seed_index):
 def test_ask_filters_narrow_the_answer(seed_index):
     from datetime import date
 
-    from rag.retrieval import SearchFilters
+    from rag.search.filters import SearchFilters
 
     ans = answer_question(seed_index, "How long had the war in Ukraine dragged on?",
                           filters=SearchFilters(since=date(2023, 11, 1), until=date(2023, 11, 30)))
@@ -137,17 +140,17 @@ def test_citation_quote_not_in_article_falls_back_to_passage():
 # --- the LLM chain, with LangChain's fake chat model -----------------------------------------------
 
 
-def _llm(c, *responses: str) -> LLMAnswerer:
+def _llm(c, *responses: str):
+    """The components with LangChain's fake chat model, answering `responses` in turn, as LLM."""
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-    return LLMAnswerer(c, chat_model=FakeListChatModel(responses=list(responses)))
+    return with_llm(c, FakeListChatModel(responses=list(responses)))
 
 
 def test_llm_answer_streams_and_is_checked(seed_index):
     tokens: list[str] = []
-    llm = _llm(seed_index, "Putin visited Pyongyang for the first time in 24 years [2]. He signed a pact [9].")
-    ans = answer_question(seed_index, "Who visited Pyongyang for the first time in 24 years?",
-                          on_token=tokens.append, llm=llm)
+    c = _llm(seed_index, "Putin visited Pyongyang for the first time in 24 years [2]. He signed a pact [9].")
+    ans = answer_question(c, "Who visited Pyongyang for the first time in 24 years?", on_token=tokens.append)
     assert len(tokens) > 10  # streamed piece by piece
     assert ans.mode == "llm" and ans.answerable
     assert ans.answer == "Putin visited Pyongyang for the first time in 24 years [1]. He signed a pact."
@@ -156,25 +159,30 @@ def test_llm_answer_streams_and_is_checked(seed_index):
 
 
 def test_llm_answer_without_citations_falls_back(seed_index):
-    llm = _llm(seed_index, "Putin went there, I believe.")
-    ans = answer_question(seed_index, "Who visited Pyongyang for the first time in 24 years?", llm=llm)
+    c = _llm(seed_index, "Putin went there, I believe.")
+    ans = answer_question(c, "Who visited Pyongyang for the first time in 24 years?")
     assert ans.mode == "extractive" and ans.answerable and "Putin" in ans.answer
     assert any("cited no given passage" in w for w in ans.warnings)
     assert_contract(seed_index, ans)
 
 
 def test_llm_refusal_marker_means_not_answerable(seed_index):
-    ans = answer_question(seed_index, "What did Kim Jong Un call North Korea's number one priority?",
-                          llm=_llm(seed_index, LLMAnswerer.REFUSAL))
+    ans = answer_question(_llm(seed_index, LLMAnswerer.REFUSAL),
+                          "What did Kim Jong Un call North Korea's number one priority?")
     assert not ans.answerable and ans.mode == "llm" and ans.citations == []
 
 
 def test_off_topic_question_never_reaches_the_llm(seed_index):
-    class Exploding:
-        def answer(self, *a, **k):
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    class Exploding(FakeListChatModel):
+        def _call(self, *a, **k):
             raise AssertionError("the LLM must not be asked")
 
-    ans = answer_question(seed_index, "What is the best recipe for banana bread?", llm=Exploding())
+        def _stream(self, *a, **k):
+            raise AssertionError("the LLM must not be asked")
+
+    ans = answer_question(with_llm(seed_index, Exploding(responses=["x"])), "What is the best recipe for banana bread?")
     assert not ans.answerable
 
 
@@ -251,12 +259,15 @@ def test_passages_are_delimited_as_data():
 
 
 def test_context_is_fitted_and_the_cut_reported(seed_index):
-    from rag.retrieval import retrieve
+    from rag.search.retrieval import retrieve
 
     small = seed_index.settings.model_copy(update={"llm_context_tokens": 1200})
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
     from rag.components import Components
 
-    c = Components(small, embedder=seed_index.embedder, tokenizer=seed_index.tokenizer)
+    c = with_llm(Components(small, embedder=seed_index.embedder, tokenizer=seed_index.tokenizer),
+                 FakeListChatModel(responses=["unused"]))
     passages = retrieve(c, "Russia North Korea weapons", 5)
     kept, warnings = LLMAnswerer(c).fit("question?", passages, "system prompt")
     assert 0 < len(kept) < len(passages)

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import discord
 import pytest
-from helpers import run_ingest, write_article
+from helpers import run_ingest, with_llm, write_article
 
 from bot.client import NO_PINGS, NewsdeskBot, command_specs
 from bot.config import BotConfig, BotConfigError, load_bot_config
@@ -371,17 +371,14 @@ def test_follow_up_is_rewritten_by_the_llm_when_configured(core):
     from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
     history = [("user", "How many people were injured when the ship hit the bridge?"), ("bot", "Fourteen [1].")]
-    c = core.components(GUILD_A)
-    core.chat_model = FakeListChatModel(responses=["How long will the Harlow Street bridge stay closed?"])
-    try:
-        assert core.standalone_question(c, "And how long will it stay closed?", history) == \
-            "How long will the Harlow Street bridge stay closed?"
-        # A rewrite that is not one plain question is not trusted: the heuristic is used instead.
-        core.chat_model = FakeListChatModel(responses=["It will be closed for three weeks [1]."])
-        assert core.standalone_question(c, "And how long?", history) == \
-            "And how long? (context: How many people were injured when the ship hit the bridge?)"
-    finally:
-        core.chat_model = None
+    c = with_llm(core.components(GUILD_A), FakeListChatModel(
+        responses=["How long will the Harlow Street bridge stay closed?"]))
+    assert core.standalone_question(c, "And how long will it stay closed?", history) == \
+        "How long will the Harlow Street bridge stay closed?"
+    # A rewrite that is not one plain question is not trusted: the heuristic is used instead.
+    c = with_llm(c, FakeListChatModel(responses=["It will be closed for three weeks [1]."]))
+    assert core.standalone_question(c, "And how long?", history) == \
+        "And how long? (context: How many people were injured when the ship hit the bridge?)"
     assert core.standalone_question(c, "First question?", []) == "First question?"
 
 
@@ -411,7 +408,7 @@ def test_slash_commands_sync_per_guild_in_development_else_globally(core):
 def test_bot_check_prints_commands_and_names_problems(tmp_path, monkeypatch):
     from click.testing import CliRunner
 
-    from rag.cli import main
+    from rag.cli.app import main
 
     runner = CliRunner()
     res = runner.invoke(main, ["bot", "--check", "--data-dir", str(tmp_path)])

@@ -8,9 +8,9 @@ import re
 from datetime import date
 
 import pytest
-from helpers import assert_cited, run_ingest, write_article
+from helpers import assert_cited, run_ingest, with_llm, write_article
 
-from rag.briefing import briefing_path, make_briefing
+from rag.briefing.pipeline import briefing_path, make_briefing
 
 BRIDGE_1 = """A container ship struck the Harlow Street bridge early on Tuesday, forcing the city to close the \
 crossing to all traffic while engineers inspect the damage.
@@ -165,7 +165,7 @@ def test_empty_window_is_a_friendly_briefing(news):
 def test_undated_articles_fall_in_by_ingestion_day_and_are_marked(tmp_path, components):
     from zoneinfo import ZoneInfo
 
-    from rag.dates import today
+    from rag.text.dates import today
 
     write_article(tmp_path / "a", "undated.md", "Budget vote", BUDGET, outlet="Coastal Times")
     run_ingest(components, [tmp_path / "a"])
@@ -182,7 +182,7 @@ def test_llm_briefing_with_a_fake_model_is_cited(news):
     c, ids = news
     model = FakeListChatModel(responses=["A ship hit the Harlow Street bridge, injuring workers [1][2]. "
                                          "The bridge is closed [7][99]."])
-    b = make_briefing(c, date.fromisoformat(DAY), date.fromisoformat(DAY), refresh=True, chat_model=model)
+    b = make_briefing(with_llm(c, model), date.fromisoformat(DAY), date.fromisoformat(DAY), refresh=True)
     assert b.mode == "llm"
     for story in b.stories:
         assert_story_cited(c, story)
@@ -198,7 +198,7 @@ def test_an_uncited_llm_story_is_not_an_llm_failure(news):
     day = date.fromisoformat(DAY)
     cited = "The story's main fact, as the articles report it [1]."
     model = FakeListChatModel(responses=["A summary without any marker.", cited, cited])
-    b = make_briefing(c, day, day, refresh=True, chat_model=model)
+    b = make_briefing(with_llm(c, model), day, day, refresh=True)
     assert [s["summary"] for s in b.stories][1:] == [cited, cited]
     assert b.mode == "extractive" and "some stories were summarized extractively" in " ".join(b.warnings)
     assert briefing_path(c, day, day).exists()
@@ -212,7 +212,7 @@ def test_an_uncited_llm_story_is_not_an_llm_failure(news):
 
     briefing_path(c, day, day).unlink()
     down = Down(responses=[""])
-    b = make_briefing(c, day, day, refresh=True, chat_model=down)
+    b = make_briefing(with_llm(c, down), day, day, refresh=True)
     assert b.mode == "extractive" and len(b.stories) == 3
     assert down.calls == 1 and not briefing_path(c, day, day).exists()
 
@@ -236,7 +236,7 @@ def test_seed_briefing_acceptance(tmp_path, components, seeds):
 def test_cli_briefing_markdown_json_and_out(news, tmp_path):
     from click.testing import CliRunner
 
-    from rag.cli import main
+    from rag.cli.app import main
     from rag.components import Components
 
     c, _ = news

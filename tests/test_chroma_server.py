@@ -35,9 +35,9 @@ def chroma_server(chroma_process):
 
 
 def test_ingest_search_ask_through_the_server(chroma_server, tmp_path, embedder, tokenizer, seeds):
-    from rag.answer import answer_question
+    from rag.answer.pipeline import answer_question
     from rag.components import Components
-    from rag.retrieval import search
+    from rag.search.retrieval import search
     from rag.settings import Settings
 
     data = tmp_path / "data"
@@ -90,7 +90,7 @@ def test_two_ingests_at_once_both_land_and_everything_uses_the_server(chroma_ser
     fresh = Components(settings, embedder=embedder, tokenizer=tokenizer)
     assert fresh.registry.counts()["articles"] == 5 + 40 + 40
     assert_consistent(fresh)
-    from rag.briefing import make_briefing
+    from rag.briefing.pipeline import make_briefing
 
     b = make_briefing(fresh, date(2000, 1, 1), date.today(), max_stories=1000)
     assert sum(len(s["article_ids"]) for s in b.stories) == 85 and all(s["citations"] for s in b.stories)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from helpers import write_article
 
-from rag.cli import main
+from rag.cli.app import main
 
 BODY = (
     "The harbour authority approved a plan on Monday to dredge the eastern channel so that larger "

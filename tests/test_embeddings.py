@@ -9,7 +9,8 @@ import sys
 import numpy as np
 import pytest
 
-from rag.embeddings import OnnxEmbedder, TorchEmbedder, build_embedder, onnx_model_path
+from rag.store.embeddings import OnnxEmbedder, TorchEmbedder, build_embedder
+from rag.store.onnx_export import onnx_model_path
 
 TEXTS = [
     "Russian President Vladimir Putin visited Pyongyang for the first time in 24 years.",
@@ -96,7 +97,7 @@ def test_a_damaged_export_is_prepared_again(tmp_path):
 
 
 def test_unknown_backend_is_a_clear_error():
-    from rag.embeddings import EmbeddingError
+    from rag.store.model_files import EmbeddingError
 
     with pytest.raises(EmbeddingError, match="unknown embedding backend"):
         build_embedder("gpu")

@@ -7,7 +7,7 @@ import shutil
 import pytest
 from helpers import assert_consistent, run_ingest, write_article
 
-from rag.retrieval import search
+from rag.search.retrieval import search
 
 BODY_A = (
     "The harbour authority approved a plan on Monday to dredge the eastern channel so that larger "
@@ -86,7 +86,7 @@ def test_near_duplicate_is_linked_to_the_original(components, tmp_path):
 
 
 def test_remove_promotes_a_duplicate(components, tmp_path):
-    from rag.ingest import remove_article
+    from rag.ingest.pipeline import remove_article
 
     a = write_article(tmp_path / "a", "a.md", "Harbour dredging approved", BODY_A)
     b = write_article(tmp_path / "b", "b.md", "Harbour dredging approved", BODY_A)
@@ -132,7 +132,7 @@ def test_changed_article_replaces_its_old_passages(components, tmp_path):
 def test_interrupted_write_is_repaired_on_the_next_run(components, tmp_path, monkeypatch):
     """A failure between the vector write and the registry commit leaves nothing visible and
     nothing duplicated; the next run completes the work."""
-    from rag.registry import Registry
+    from rag.store.registry import Registry
 
     paths = [write_article(tmp_path / "in", f"{i}.md", f"Story {i}", body)
              for i, body in enumerate([BODY_A, BODY_B, BODY_C])]
@@ -161,7 +161,7 @@ def test_interrupted_write_is_repaired_on_the_next_run(components, tmp_path, mon
 def test_published_date_filters(components, tmp_path):
     from datetime import date
 
-    from rag.retrieval import SearchFilters
+    from rag.search.filters import SearchFilters
 
     old = write_article(tmp_path, "old.md", "Harbour dredging approved", BODY_A, published="2023-01-05",
                         outlet="Coast Post")
@@ -232,7 +232,7 @@ def test_duplicates_are_checked_again_when_their_original_changes(components, tm
 
 def test_articles_are_found_as_given_to_ingest(components, tmp_path, monkeypatch):
     """By the relative path of a file deleted since, and by a URL spelled as before a redirect."""
-    from rag.articles import find_article
+    from rag.search.articles import find_article
 
     monkeypatch.chdir(tmp_path)
     write_article(tmp_path / "in", "gone.md", "Harbour dredging approved", BODY_A)
@@ -270,7 +270,7 @@ def test_numbered_records_sharing_a_url_stay_apart_and_old_ids_are_kept(componen
 def test_rechecks_survive_a_killed_run(components, tmp_path, monkeypatch):
     """The duplicates to check again are queued in the registry with the original's new text: if
     the run dies before checking them, the next run (where the original is unchanged) does."""
-    from rag.registry import Registry
+    from rag.store.registry import Registry
 
     a = write_article(tmp_path / "a", "a.md", "Harbour dredging approved", BODY_A)
     b = write_article(tmp_path / "b", "b.md", "Harbour dredging approved", BODY_A)

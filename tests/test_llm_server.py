@@ -70,10 +70,10 @@ def test_summary_and_briefing_through_the_server(llama, tmp_path, embedder, toke
     """Issue #4: summarize and briefing in LLM mode, through the same real server."""
     from datetime import date
 
-    from rag.articles import find_article
-    from rag.briefing import make_briefing
+    from rag.briefing.pipeline import make_briefing
     from rag.components import Components
-    from rag.summarize import summarize_article
+    from rag.search.articles import find_article
+    from rag.summarize.pipeline import summarize_article
 
     c = Components(llm_settings(tmp_path, llama.url), embedder=embedder, tokenizer=tokenizer)
     run_ingest(c, [seeds])
@@ -96,7 +96,7 @@ def test_summary_and_briefing_through_the_server(llama, tmp_path, embedder, toke
 
 
 def test_llm_path_streams_and_checks_citations(llama, tmp_path, embedder, tokenizer, seeds):
-    from rag.answer import answer_question
+    from rag.answer.pipeline import answer_question
     from rag.components import Components
 
     settings = llm_settings(tmp_path, llama.url)
@@ -130,7 +130,7 @@ def test_a_killed_server_reads_as_dead(llama_server, tmp_path, embedder, tokeniz
     back saying the server refused the connection (it is gone), not that it misbehaved."""
     import signal
 
-    from rag.answer import answer_question
+    from rag.answer.pipeline import answer_question
     from rag.components import Components
 
     llama_server.assert_alive()

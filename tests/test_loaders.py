@@ -16,17 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from rag.loaders import (
-    Fetcher,
-    Loader,
-    LoadError,
-    PrivateAddressError,
-    decode_bytes,
-    html_to_article,
-    parse_text_article,
-    record_to_article,
-    refuse_private_address,
-)
+from rag.ingest.decoding import LoadError, decode_bytes
+from rag.ingest.fetch import Fetcher
+from rag.ingest.guard import PrivateAddressError, refuse_private_address
+from rag.ingest.html_pages import html_to_article
+from rag.ingest.loader import Loader
+from rag.ingest.records import record_to_article
+from rag.ingest.text_files import parse_text_article
 from rag.models import Article, LoadFailure
 from rag.settings import Settings
 

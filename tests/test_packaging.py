@@ -22,11 +22,16 @@ def test_wheel_contains_core_bot_and_prompts(tmp_path):
     assert out.returncode == 0, out.stderr
     (wheel,) = tmp_path.glob("newsdesk-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
-    assert {"rag/cli.py", "rag/ingest.py", "bot/__init__.py", "prompts/__init__.py"} <= names
+    # every module of the source tree, stage packages included
+    sources = {str(f.relative_to(ROOT)) for pkg in ("rag", "bot", "prompts") for f in (ROOT / pkg).rglob("*.py")}
+    assert {"rag/cli/__init__.py", "rag/ingest/pipeline.py", "bot/__init__.py", "prompts/__init__.py"} <= sources
+    assert sources <= names
     prompt_files = {p.name for p in (ROOT / "prompts").iterdir() if p.is_file() and p.suffix in (".md", ".txt")}
     assert {f"prompts/{p}" for p in prompt_files} <= names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
-    assert "newsdesk = rag.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+    declared = zipfile.ZipFile(wheel).read(entry_points).decode()
+    assert "newsdesk = rag.cli:main" in declared
+    assert "[newsdesk.commands]" in declared and "bot = bot.command:bot" in declared  # `newsdesk bot`
 
 
 def test_ruff_clean():

@@ -7,9 +7,11 @@ from datetime import date
 import numpy as np
 from helpers import run_ingest, write_article
 
-from rag.dates import recency_window
 from rag.models import Passage
-from rag.retrieval import RetrievalConfig, SearchFilters, _late_interaction, _select, retrieve
+from rag.search.filters import SearchFilters
+from rag.search.rerank import late_interaction
+from rag.search.retrieval import RetrievalConfig, retrieve, select_passages
+from rag.text.dates import recency_window
 
 
 def _passage(i: int, score: float, source: str, article: str | None = None) -> Passage:
@@ -43,23 +45,23 @@ def test_one_outlet_keeps_every_slot_unless_another_scores_nearly_as_well():
     close = _passage(8, 0.95, "Small Times")
     cfg = RetrievalConfig()
 
-    chosen = _select([*same, weak], _orthogonal([*same, weak]), 5, cfg)
+    chosen = select_passages([*same, weak], _orthogonal([*same, weak]), 5, cfg)
     assert [p.chunk_id for p in chosen] == [p.chunk_id for p in same]  # a weak other outlet never displaces
 
-    chosen = _select([*same, close], _orthogonal([*same, close]), 5, cfg)
+    chosen = select_passages([*same, close], _orthogonal([*same, close]), 5, cfg)
     assert [p.source for p in chosen].count("Small Times") == 1  # a strong one takes the last slot
     assert chosen[-1].chunk_id == "c8" and "c4" not in [p.chunk_id for p in chosen]
 
     # With one or two slots nothing is swapped: the best passages win.
-    assert [p.chunk_id for p in _select([*same, close], _orthogonal([*same, close]), 2, cfg)] == ["c0", "c1"]
+    assert [p.chunk_id for p in select_passages([*same, close], _orthogonal([*same, close]), 2, cfg)] == ["c0", "c1"]
 
 
 def test_per_article_cap_gives_other_articles_a_turn_then_fills():
     long_article = [_passage(i, 1.0 - i * 0.01, "Big Daily", article="long") for i in range(4)]
     other = _passage(7, 0.5, "Big Daily", article="other")
-    chosen = _select([*long_article, other], _orthogonal([*long_article, other]), 3, RetrievalConfig())
+    chosen = select_passages([*long_article, other], _orthogonal([*long_article, other]), 3, RetrievalConfig())
     assert [p.chunk_id for p in chosen] == ["c0", "c1", "c7"]
-    chosen = _select(long_article, _orthogonal(long_article), 3, RetrievalConfig())
+    chosen = select_passages(long_article, _orthogonal(long_article), 3, RetrievalConfig())
     assert len(chosen) == 3  # caps never shrink the result
 
 
@@ -67,7 +69,7 @@ def test_near_identical_passages_are_shown_once():
     a, b, c = (_passage(i, 1.0 - i * 0.1, f"Outlet {i}") for i in range(3))
     v = np.array([1.0, 0.0], dtype=np.float32)
     vectors = {"c0": v, "c1": v.copy(), "c2": np.array([0.0, 1.0], dtype=np.float32)}
-    assert [p.chunk_id for p in _select([a, b, c], vectors, 3, RetrievalConfig())] == ["c0", "c2"]
+    assert [p.chunk_id for p in select_passages([a, b, c], vectors, 3, RetrievalConfig())] == ["c0", "c2"]
 
 
 OLD_BODY = ("The city council voted to close the old harbour bridge to heavy lorries after engineers found "
@@ -117,7 +119,7 @@ def test_late_interaction_adds_a_third_ranking_of_the_top_passages():
     ranked = {"b": 0.020, "a": 0.0199, "c": 0.019, "deep": 0.001}
     rows = {cid: {"text": f"text {cid}"} for cid in ranked}
     cfg = RetrievalConfig(rerank_depth=3)
-    _late_interaction(SimpleNamespace(embedder=emb), "q", ranked, rows, cfg)
+    late_interaction(SimpleNamespace(embedder=emb), "q", ranked, rows, cfg)
     assert emb.calls == [["q", "text b", "text a", "text c"]]  # the top 3 only, one call
     assert ranked["a"] == 0.0199 + 1 / 61 and ranked["b"] == 0.020 + 1 / 62
     assert ranked["c"] == 0.019 + 1 / 63 and ranked["deep"] == 0.001
@@ -129,20 +131,20 @@ def test_late_interaction_is_skipped_when_it_cannot_or_need_not_run(caplog):
 
     rows = {"a": {"text": "text a"}, "b": {"text": "text b"}}
     ranked = {"a": 0.02, "b": 0.01}
-    _late_interaction(SimpleNamespace(embedder=object()), "q", ranked, rows, RetrievalConfig())
+    late_interaction(SimpleNamespace(embedder=object()), "q", ranked, rows, RetrievalConfig())
     assert ranked == {"a": 0.02, "b": 0.01}  # an embedder without token vectors
 
     class Failing:
         def token_vectors(self, texts):
             raise RuntimeError("model failed")
 
-    _late_interaction(SimpleNamespace(embedder=Failing()), "q", ranked, rows, RetrievalConfig())
+    late_interaction(SimpleNamespace(embedder=Failing()), "q", ranked, rows, RetrievalConfig())
     assert ranked == {"a": 0.02, "b": 0.01}  # a failure keeps the hybrid order
     assert "re-ranking skipped" in caplog.text and "model failed" in caplog.text
 
     emb = _TokenEmbedder({})
-    _late_interaction(SimpleNamespace(embedder=emb), "q", {"a": 0.02}, rows, RetrievalConfig())
-    _late_interaction(SimpleNamespace(embedder=emb), "q", ranked, rows, RetrievalConfig(rerank_depth=1))
+    late_interaction(SimpleNamespace(embedder=emb), "q", {"a": 0.02}, rows, RetrievalConfig())
+    late_interaction(SimpleNamespace(embedder=emb), "q", ranked, rows, RetrievalConfig(rerank_depth=1))
     assert emb.calls == [] and ranked == {"a": 0.02, "b": 0.01}  # nothing to reorder: no model run
 
 

@@ -8,11 +8,11 @@ import json
 import re
 
 import pytest
-from helpers import assert_cited, run_ingest, write_article
+from helpers import assert_cited, run_ingest, with_llm, write_article
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from rag.articles import article_passages, find_article
-from rag.summarize import NO_TOPIC, summarize_article, summarize_topic
+from rag.search.articles import article_passages, find_article
+from rag.summarize.pipeline import NO_TOPIC, summarize_article, summarize_topic
 
 # A long article whose points are spread over its length: a summary that only took the lead
 # would miss the later ones.
@@ -100,7 +100,7 @@ def test_long_input_is_map_reduced_without_silent_cuts(library):
 
     c = Components(small, embedder=library.embedder, tokenizer=library.tokenizer)
     model = Recording(prompts=[])
-    s = summarize_article(c, rec, chat_model=model)
+    s = summarize_article(with_llm(c, model), rec)
     map_calls = [p for p in model.prompts if "<partial>" not in p]
     assert len(map_calls) >= 2, "the article should not fit one call at this window"
     assert any("<partial>" in p for p in model.prompts)
@@ -127,7 +127,7 @@ def test_llm_failure_falls_back_to_extractive(library):
 
 def test_llm_summary_without_citations_is_not_passed_off(library):
     rec = find_article(library, "https://transit.example/rail")
-    s = summarize_article(library, rec, chat_model=FakeListChatModel(responses=["Trains are nice."]))
+    s = summarize_article(with_llm(library, FakeListChatModel(responses=["Trains are nice."])), rec)
     assert s.mode == "extractive"
     assert any("cited no given passage" in w for w in s.warnings)
 
@@ -135,7 +135,7 @@ def test_llm_summary_without_citations_is_not_passed_off(library):
 def test_cli_summarize_contract_and_errors(library):
     from click.testing import CliRunner
 
-    from rag.cli import main
+    from rag.cli.app import main
     from rag.components import Components
 
     obj = {"components": lambda s: Components(s, embedder=library.embedder, tokenizer=library.tokenizer)}
@@ -184,13 +184,13 @@ def test_map_reduce_stays_within_the_call_cap(library, tmp_path, cap):
 
     small = library.settings.model_copy(update={"llm_context_tokens": 1100, "llm_max_tokens": 150})
     uncapped = Recording(prompts=[])
-    summarize_article(Components(small.model_copy(update={"llm_max_calls": 1000}), embedder=library.embedder,
-                                 tokenizer=library.tokenizer), rec, chat_model=uncapped)
+    summarize_article(with_llm(Components(small.model_copy(update={"llm_max_calls": 1000}),
+                                          embedder=library.embedder, tokenizer=library.tokenizer), uncapped), rec)
     assert len(uncapped.prompts) > 3, "this article needs more calls than the caps below at this window"
     c = Components(small.model_copy(update={"llm_max_calls": cap}), embedder=library.embedder,
                    tokenizer=library.tokenizer)
     model = Wordy(prompts=[], cites_up_to=len(passages))
-    s = summarize_article(c, rec, chat_model=model)
+    s = summarize_article(with_llm(c, model), rec)
     assert 1 <= len(model.prompts) <= cap
     map_calls = [p for p in model.prompts if "<partial>" not in p]
     assert passages[0].text in map_calls[0], "the lead is always sent"

@@ -1,0 +1,2 @@
+"""Answers with citations: the extractive answerer, the LLM answerer, the citation check, and
+`answer_question`, which ties them together."""

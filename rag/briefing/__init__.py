@@ -1,0 +1,1 @@
+"""Daily briefings: stories (clustering), opinion and figures, where outlets differ, Markdown."""

@@ -1,0 +1,124 @@
+"""`newsdesk articles`, `stats` and `remove`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from rag.cli.app import main
+from rag.cli.ask import warn_if_empty
+from rag.cli.options import common_options, emit_json, open_components, out_console
+
+
+@main.command()
+@common_options
+def articles(settings, as_json: bool) -> None:
+    """List every ingested article, duplicates included and marked."""
+    c = open_components(settings)
+    records = c.registry.articles() if c.registry_exists() else []
+    if as_json:
+        emit_json({"articles": [r.public() for r in records]})
+        return
+    warn_if_empty(c)
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=f"{len(records)} articles in {settings.collection!r}", box=box.SIMPLE, pad_edge=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("published", no_wrap=True)
+    table.add_column("outlet", no_wrap=True, max_width=18)
+    table.add_column("title", overflow="fold", ratio=1, min_width=20)
+    for r in records:
+        title = escape(r.title) + (f" [dim](duplicate of {r.duplicate_of})[/dim]" if r.duplicate_of else "")
+        table.add_row(r.article_id, r.published or "—", escape(r.source or "—"), title)
+    out_console().print(table)
+
+
+@main.command()
+@common_options
+def stats(settings, as_json: bool) -> None:
+    """Counts, outlets, date range and index size of a collection."""
+    c = open_components(settings)
+    if not as_json:
+        warn_if_empty(c)
+    if not c.registry_exists():
+        data = {"collection": settings.collection, "articles": 0, "indexed": 0, "duplicates": 0,
+                "chunks": 0, "vectors": 0, "sources": [], "published_range": [None, None],
+                "index_bytes": 0, "store": _store_label(settings), "data_dir": str(c.data_dir)}
+    else:
+        counts = c.registry.counts()
+        sources = c.registry.sources()
+        dates = [d for _, _, lo, hi in sources for d in (lo, hi) if d]
+        data = {
+            "collection": settings.collection, **counts,
+            "vectors": c.store.count(),
+            "sources": [{"source": s, "articles": n, "oldest": lo, "newest": hi} for s, n, lo, hi in sources],
+            "published_range": [min(dates) if dates else None, max(dates) if dates else None],
+            "index_bytes": _disk_usage(c.data_dir, settings),
+            "store": _store_label(settings), "data_dir": str(c.data_dir),
+        }
+    c.close()
+    if as_json:
+        emit_json(data)
+        return
+    out = out_console()
+    out.print(f"[bold]Collection {data['collection']}[/bold] ({data['store']}, {data['data_dir']})")
+    out.print(f"articles {data['articles']} (indexed {data['indexed']}, duplicates {data['duplicates']}), "
+              f"passages {data['chunks']}, vectors {data['vectors']}")
+    lo, hi = data["published_range"]
+    out.print(f"published {lo or '—'} … {hi or '—'}; index size {data['index_bytes'] / 1e6:.1f} MB")
+    for s in data["sources"][:20]:
+        out.print(f"  {s['source'] or '(unknown outlet)'}: {s['articles']} ({s['oldest'] or '—'} … {s['newest'] or '—'})")
+    if data["chunks"] != data["vectors"]:
+        out.print("[yellow]passages and vectors differ: an interrupted ingest; the next ingest repairs it")
+
+
+def _store_label(settings) -> str:
+    if settings.chroma_host:
+        return f"Chroma server {settings.chroma_host}:{settings.chroma_port}"
+    return "embedded Chroma"
+
+
+def _disk_usage(data_dir: Path, settings) -> int:
+    paths = [data_dir / "registry"]
+    if not settings.chroma_host:
+        paths.append(data_dir / "chroma")
+    return sum(f.stat().st_size for p in paths if p.exists() for f in p.rglob("*") if f.is_file())
+
+
+@main.command(short_help="Remove an article and its passages.")
+@click.argument("article_id")
+@common_options
+def remove(article_id: str, settings, as_json: bool) -> None:
+    """Remove an article (by id, URL or path) and its passages from the index."""
+    from rag.ingest.pipeline import remove_article
+    from rag.search.articles import find_article
+
+    if not article_id.strip():
+        raise click.UsageError("give the id, URL or path of the article to remove")
+    c = open_components(settings)
+    try:
+        record = find_article(c, article_id)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    if record is None:
+        raise click.ClickException(f"no article {article_id!r} in collection {settings.collection!r} "
+                                   "(see `newsdesk articles`)")
+    with c.writing():
+        rechecked = [c.registry.get(a) for a in remove_article(c, record.article_id)]
+    c.close()
+    # Each former duplicate is now indexed on its own or points at another article (the first
+    # of them, or an unrelated near-copy).
+    promoted = [r.article_id for r in rechecked if r and r.duplicate_of is None]
+    relinked = {r.article_id: r.duplicate_of for r in rechecked if r and r.duplicate_of}
+    if as_json:
+        emit_json({"removed": record.article_id, "title": record.title, "promoted": promoted,
+                    "relinked": list(relinked)})
+    else:
+        click.echo(f"removed {record.article_id}: {record.title}")
+        if promoted:
+            click.echo(f"now indexed in its place: {', '.join(promoted)} (formerly its duplicate)")
+        for dup, original in relinked.items():
+            click.echo(f"its duplicate {dup} now points to {original}")

@@ -1,0 +1,2 @@
+"""The read path: filters, hybrid retrieval (dense + keyword, fused), late-interaction
+re-ranking, article lookup, and the LangChain retriever."""

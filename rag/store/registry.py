@@ -1,0 +1,381 @@
+"""The article registry and keyword index: one SQLite file per collection.
+
+It is the source of truth for what is indexed. Articles, their chunks and the FTS5 keyword index
+change together in one transaction, so the keyword index always agrees with the registry. The
+vector store is written outside that transaction; the `journal` table records every article
+whose vectors may disagree with the registry until they are reconciled (see ingest.py).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rag.models import ArticleRecord, Chunk
+from rag.text.words import STOPWORDS
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS articles (
+    article_id TEXT PRIMARY KEY,
+    version TEXT NOT NULL,
+    text_hash TEXT NOT NULL,
+    title TEXT NOT NULL,
+    source TEXT,
+    author TEXT,
+    url TEXT,
+    path TEXT,
+    published TEXT,
+    ingested_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    chunks INTEGER NOT NULL DEFAULT 0,
+    duplicate_of TEXT,
+    similarity REAL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_text_hash ON articles(text_hash);
+CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
+CREATE INDEX IF NOT EXISTS articles_duplicate_of ON articles(duplicate_of);
+CREATE TABLE IF NOT EXISTS chunks (
+    rowid INTEGER PRIMARY KEY,
+    chunk_id TEXT UNIQUE NOT NULL,
+    article_id TEXT NOT NULL,
+    ord INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    title, text, content='chunks', content_rowid='rowid',
+    tokenize='porter unicode61 remove_diacritics 2'
+);
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
+END;
+CREATE TABLE IF NOT EXISTS minhash (article_id TEXT PRIMARY KEY, signature BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS lsh (band INTEGER NOT NULL, bucket INTEGER NOT NULL, article_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS lsh_bucket ON lsh(band, bucket);
+CREATE INDEX IF NOT EXISTS lsh_article ON lsh(article_id);
+CREATE TABLE IF NOT EXISTS journal (article_id TEXT PRIMARY KEY, version TEXT NOT NULL);
+-- Duplicates whose original's text changed: to be checked again (kept until done, so a killed
+-- run leaves them for the next one).
+CREATE TABLE IF NOT EXISTS recheck (article_id TEXT PRIMARY KEY);
+"""
+
+_ARTICLE_COLUMNS = (
+    "article_id, version, text_hash, title, source, author, url, path, published, "
+    "ingested_at, updated_at, chunks, duplicate_of, similarity"
+)
+
+
+def chunk_id(article_id: str, version: str, ord_: int) -> str:
+    """Chunk ids carry the article version, so a new version never overwrites the old in place."""
+    return f"{article_id}:{version}:{ord_}"
+
+
+def split_chunk_id(cid: str) -> tuple[str, str, int]:
+    """(article_id, version, ord) of a chunk id; the article id may itself contain ':'."""
+    article_id, version, ord_ = cid.rsplit(":", 2)
+    return article_id, version, int(ord_)
+
+
+def fts_query(text: str) -> str | None:
+    """An FTS5 query that ORs the content words of free text (no FTS syntax reaches SQLite)."""
+    words = [w for w in re.findall(r"\w+", text.lower()) if w not in STOPWORDS and len(w) > 1]
+    if not words:
+        return None
+    seen = dict.fromkeys(words)
+    return " OR ".join(f'"{w}"' for w in seen)
+
+
+class Registry:
+    """SQLite registry of one collection: articles, chunks, FTS5 index, MinHash LSH, journal."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None,
+                                  check_same_thread=False)
+        self.db.row_factory = sqlite3.Row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.execute("PRAGMA busy_timeout=60000")
+        self.db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
+        with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.db
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    # --- articles -------------------------------------------------------------------------
+
+    def _record(self, row: sqlite3.Row) -> ArticleRecord:
+        keys = row.keys()
+        return ArticleRecord(**{k: row[k] for k in keys})
+
+    def get(self, article_id: str, with_text: bool = False) -> ArticleRecord | None:
+        """The article with this id, or None."""
+        cols = _ARTICLE_COLUMNS + (", text" if with_text else "")
+        with self._lock:
+            row = self.db.execute(f"SELECT {cols} FROM articles WHERE article_id=?", (article_id,)).fetchone()
+        return self._record(row) if row else None
+
+    def find_by_text_hash(self, text_hash: str, exclude: str) -> ArticleRecord | None:
+        """An indexed original (not itself a duplicate) with exactly this text."""
+        with self._lock:
+            row = self.db.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE text_hash=? AND duplicate_of IS NULL "
+                "AND article_id != ? ORDER BY ingested_at LIMIT 1",
+                (text_hash, exclude),
+            ).fetchone()
+        return self._record(row) if row else None
+
+    def find(self, key: str) -> ArticleRecord | None:
+        """An article by id, URL or ingested path (originals before duplicates)."""
+        found = self.find_all(key)
+        return found[0] if found else None
+
+    def find_all(self, key: str) -> list[ArticleRecord]:
+        """Every article with this id, URL or ingested path (a multi-article file has several)."""
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE article_id=? OR url=? OR path=? "
+                "ORDER BY duplicate_of IS NOT NULL, ingested_at",
+                (key, key, key),
+            ).fetchall()
+        return [self._record(r) for r in rows]
+
+    def find_by_url(self, same: Callable[[str], bool], hint: str = "") -> list[ArticleRecord]:
+        """Articles whose stored URL satisfies `same` (a looser comparison than equality); `hint`,
+        a piece every such URL contains, narrows the scan."""
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE url IS NOT NULL AND instr(lower(url), ?) > 0 "
+                "ORDER BY duplicate_of IS NOT NULL, ingested_at", (hint.lower(),)).fetchall()
+        return [r for r in map(self._record, rows) if same(r.url)]
+
+    def articles(self, with_text: bool = False) -> list[ArticleRecord]:
+        """Every article, duplicates included, oldest published first."""
+        cols = _ARTICLE_COLUMNS + (", text" if with_text else "")
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT {cols} FROM articles ORDER BY COALESCE(published, substr(ingested_at, 1, 10)), title"
+            ).fetchall()
+        return [self._record(r) for r in rows]
+
+    def duplicates_of(self, article_id: str) -> list[ArticleRecord]:
+        """Articles recorded as duplicates of this one."""
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE duplicate_of=? ORDER BY ingested_at",
+                (article_id,),
+            ).fetchall()
+        return [self._record(r) for r in rows]
+
+    def indexed_versions(self, article_ids: Iterable[str]) -> dict[str, str]:
+        """article_id -> current version, for the given ids that are indexed (have chunks)."""
+        ids = list(dict.fromkeys(article_ids))
+        out: dict[str, str] = {}
+        with self._lock:
+            for i in range(0, len(ids), 500):
+                part = ids[i:i + 500]
+                marks = ",".join("?" * len(part))
+                for row in self.db.execute(
+                    f"SELECT article_id, version FROM articles WHERE article_id IN ({marks}) "
+                    "AND duplicate_of IS NULL AND chunks > 0",
+                    part,
+                ):
+                    out[row[0]] = row[1]
+        return out
+
+    def save_article(self, record: ArticleRecord, chunks: list[Chunk]) -> None:
+        """Insert or replace an article and its chunks. Call inside transaction()."""
+        self.db.execute("DELETE FROM chunks WHERE article_id=?", (record.article_id,))
+        self.db.execute(
+            f"INSERT OR REPLACE INTO articles ({_ARTICLE_COLUMNS}, text) "
+            "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (record.article_id, record.version, record.text_hash, record.title, record.source,
+             record.author, record.url, record.path, record.published, record.ingested_at,
+             record.updated_at, record.chunks, record.duplicate_of, record.similarity, record.text),
+        )
+        self.db.executemany(
+            "INSERT INTO chunks (chunk_id, article_id, ord, start, end, title, text) VALUES (?,?,?,?,?,?,?)",
+            [(chunk_id(record.article_id, record.version, c.ord), record.article_id, c.ord,
+              c.start, c.end, record.title, c.text) for c in chunks],
+        )
+
+    def delete_article(self, article_id: str) -> None:
+        """Remove an article, its chunks and its MinHash. Call inside transaction()."""
+        self.db.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
+        self.db.execute("DELETE FROM articles WHERE article_id=?", (article_id,))
+        self.set_minhash(article_id, None, [])
+
+    # --- near-duplicate index ---------------------------------------------------------------
+
+    def set_minhash(self, article_id: str, signature: bytes | None, buckets: list[int]) -> None:
+        """Store (or with None, drop) an article's MinHash and LSH buckets. Inside transaction()."""
+        self.db.execute("DELETE FROM minhash WHERE article_id=?", (article_id,))
+        self.db.execute("DELETE FROM lsh WHERE article_id=?", (article_id,))
+        if signature is not None:
+            self.db.execute("INSERT INTO minhash VALUES (?, ?)", (article_id, signature))
+            self.db.executemany("INSERT INTO lsh VALUES (?, ?, ?)",
+                                [(band, bucket, article_id) for band, bucket in enumerate(buckets)])
+
+    def lsh_candidates(self, buckets: list[int], exclude: str) -> list[tuple[str, bytes]]:
+        """(article_id, signature) of articles sharing at least one LSH bucket."""
+        with self._lock:
+            ids: set[str] = set()
+            for band, bucket in enumerate(buckets):
+                ids.update(r[0] for r in self.db.execute(
+                    "SELECT article_id FROM lsh WHERE band=? AND bucket=?", (band, bucket)))
+            ids.discard(exclude)
+            if not ids:
+                return []
+            marks = ",".join("?" * len(ids))
+            return [(r[0], r[1]) for r in self.db.execute(
+                f"SELECT article_id, signature FROM minhash WHERE article_id IN ({marks})", list(ids))]
+
+    # --- journal ------------------------------------------------------------------------------
+
+    def journal_add(self, entries: Iterable[tuple[str, str]]) -> None:
+        """Record (durably) that the vectors of these articles are about to change."""
+        with self.transaction():
+            self.db.executemany("INSERT OR REPLACE INTO journal VALUES (?, ?)", list(entries))
+
+    def journal(self) -> list[tuple[str, str]]:
+        """Articles whose vectors may not match the registry yet."""
+        with self._lock:
+            return [(r[0], r[1]) for r in self.db.execute("SELECT article_id, version FROM journal")]
+
+    def journal_clear(self, article_ids: Iterable[str]) -> None:
+        """Forget journal entries once the vector store agrees with the registry."""
+        with self.transaction():
+            self.db.executemany("DELETE FROM journal WHERE article_id=?", [(a,) for a in article_ids])
+
+    def recheck_duplicates_of(self, article_ids: Iterable[str]) -> None:
+        """Queue the duplicates of these articles to be checked again. Call inside the
+        transaction that writes the articles' new text."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO recheck SELECT article_id FROM articles WHERE duplicate_of=?",
+            [(a,) for a in article_ids])
+
+    def rechecks(self) -> list[str]:
+        """Duplicates waiting to be checked again."""
+        with self._lock:
+            return [r[0] for r in self.db.execute("SELECT article_id FROM recheck ORDER BY rowid")]
+
+    def rechecks_done(self, article_ids: Iterable[str]) -> None:
+        with self.transaction():
+            self.db.executemany("DELETE FROM recheck WHERE article_id=?", [(a,) for a in article_ids])
+
+    # --- chunks and keyword search ------------------------------------------------------------
+
+    def chunk_rows(self, chunk_ids: list[str]) -> dict[str, sqlite3.Row]:
+        """Chunk rows joined with their article's metadata, by chunk id (current chunks only)."""
+        out: dict[str, sqlite3.Row] = {}
+        with self._lock:
+            for i in range(0, len(chunk_ids), 500):
+                part = chunk_ids[i:i + 500]
+                marks = ",".join("?" * len(part))
+                for row in self.db.execute(
+                    "SELECT c.chunk_id, c.article_id, c.ord, c.start, c.end, c.text, a.title, a.source, "
+                    "a.published, a.url, a.path FROM chunks c JOIN articles a USING (article_id) "
+                    f"WHERE c.chunk_id IN ({marks})",
+                    part,
+                ):
+                    out[row["chunk_id"]] = row
+        return out
+
+    def article_chunks(self, article_id: str) -> list[sqlite3.Row]:
+        """The current chunks of one article, in order."""
+        with self._lock:
+            return self.db.execute(
+                "SELECT chunk_id, ord, start, end, text FROM chunks WHERE article_id=? ORDER BY ord",
+                (article_id,),
+            ).fetchall()
+
+    def keyword_search(self, query: str, k: int, source_names: list[str] | None = None,
+                       since: str | None = None, until: str | None = None) -> list[tuple[str, float]]:
+        """(chunk_id, BM25 score, higher is better) of the best keyword matches passing the filters.
+
+        Title matches weigh twice as much as body matches.
+        """
+        match = fts_query(query)
+        if match is None:
+            return []
+        where, params = ["chunks_fts MATCH ?"], [match]
+        if source_names:
+            where.append(f"a.source IN ({','.join('?' * len(source_names))})")
+            params += source_names
+        if since:
+            where.append("a.published >= ?")
+            params.append(since)
+        if until:
+            where.append("a.published <= ?")
+            params.append(until)
+        with self._lock:
+            rows = self.db.execute(
+                "SELECT c.chunk_id, -bm25(chunks_fts, 2.0, 1.0) AS score FROM chunks_fts "
+                "JOIN chunks c ON c.rowid = chunks_fts.rowid JOIN articles a ON a.article_id = c.article_id "
+                f"WHERE {' AND '.join(where)} ORDER BY bm25(chunks_fts, 2.0, 1.0) LIMIT ?",
+                (*params, k),
+            ).fetchall()
+        return [(r[0], float(r[1])) for r in rows]
+
+    # --- counts ---------------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        """Numbers of articles, indexed originals, duplicates and chunks."""
+        with self._lock:
+            row = self.db.execute(
+                "SELECT COUNT(*), SUM(duplicate_of IS NULL), SUM(duplicate_of IS NOT NULL), "
+                "(SELECT COUNT(*) FROM chunks) FROM articles"
+            ).fetchone()
+        return {"articles": row[0] or 0, "indexed": row[1] or 0, "duplicates": row[2] or 0,
+                "chunks": row[3] or 0}
+
+    def chunk_ids(self) -> set[str]:
+        """Every current chunk id (for consistency checks)."""
+        with self._lock:
+            return {r[0] for r in self.db.execute("SELECT chunk_id FROM chunks")}
+
+    def fts_consistent(self) -> bool:
+        """Whether the FTS5 keyword index matches the chunks table exactly."""
+        with self._lock:
+            try:
+                self.db.execute("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('integrity-check', 1)")
+            except sqlite3.DatabaseError:
+                return False
+        return True
+
+    def sources(self) -> list[tuple[str | None, int, str | None, str | None]]:
+        """(outlet, articles, oldest published, newest published) over indexed originals."""
+        with self._lock:
+            return [tuple(r) for r in self.db.execute(
+                "SELECT source, COUNT(*), MIN(published), MAX(published) FROM articles "
+                "WHERE duplicate_of IS NULL GROUP BY source ORDER BY COUNT(*) DESC, source"
+            )]

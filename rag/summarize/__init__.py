@@ -1,0 +1,1 @@
+"""Summaries of one article, a topic or a window: extractive, or LLM with checked citations."""
