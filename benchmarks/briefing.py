@@ -152,7 +152,7 @@ def main() -> None:
     t = time.perf_counter()
     b = compute_briefing(c, min(days), max(days), window, max_stories=10_000)
     seconds = time.perf_counter() - t
-    sizes = sorted((len(s["article_ids"]) for s in b.stories), reverse=True)
+    sizes = sorted((len(s.article_ids) for s in b.stories), reverse=True)
     print(f"\n## Briefing time ({len(window)} articles, {min(days)} to {max(days)}, extractive)")
     print(f"- {seconds:.1f} s for {len(b.stories)} stories (largest: {sizes[:5]}; "
           f"{sum(1 for s in sizes if s > 1)} stories with more than one article)")

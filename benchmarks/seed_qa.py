@@ -32,7 +32,7 @@ def main() -> None:
         best = ex.score(item["q"], passages)[0].score
         pos_scores.append(best)
         ans = answer_question(c, item["q"])
-        files = {Path(x["path"]).name for x in ans.citations}
+        files = {Path(x.path).name for x in ans.citations}
         right = ans.answerable and any(a.lower() in ans.answer.lower() for a in item["answer"]) \
             and bool(files & set(item["files"]))
         ok += right

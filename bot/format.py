@@ -7,6 +7,7 @@ import re
 
 import discord
 
+from rag.models import Citation
 from rag.text.sentences import round_brackets, split_sentences
 
 MESSAGE_LIMIT = 2000       # characters in a message's content
@@ -73,14 +74,14 @@ def _shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit - 1].rsplit(" ", 1)[0] + "…"
 
 
-def source_field(cit: dict) -> tuple[str, str]:
+def source_field(cit: Citation) -> tuple[str, str]:
     """(name, value) of an embed field for one citation: outlet and date; title (linked) and
     a short quote."""
-    name = _shorten(f"[{cit['n']}] {cit.get('source') or 'outlet not named'} · "
-                    f"{cit.get('published') or 'date unknown'}", FIELD_NAME_LIMIT)
-    title = round_brackets(_shorten(cit.get("title") or "untitled", 200))
-    head = f"[{title}]({cit['url']})" if cit.get("url") else title
-    quote = _shorten(cit.get("quote") or "", QUOTE_CHARS)
+    name = _shorten(f"[{cit.n}] {cit.source or 'outlet not named'} · "
+                    f"{cit.published or 'date unknown'}", FIELD_NAME_LIMIT)
+    title = round_brackets(_shorten(cit.title or "untitled", 200))
+    head = f"[{title}]({cit.url})" if cit.url else title
+    quote = _shorten(cit.quote or "", QUOTE_CHARS)
     value = f"{head}\n> {quote}" if quote else head
     return name, value[:FIELD_VALUE_LIMIT]
 
@@ -89,7 +90,7 @@ def _embed_size(e: discord.Embed) -> int:
     return len(e)  # discord.py counts title, description, fields, footer and author
 
 
-def cited_embeds(title: str, text: str, citations: list[dict], warnings: list[str] | None = None,
+def cited_embeds(title: str, text: str, citations: list[Citation], warnings: list[str] | None = None,
                  colour: discord.Colour | None = None) -> list[discord.Embed]:
     """The text as embed descriptions, then one field per cited source, all within limits."""
     colour = colour or discord.Colour.blurple()

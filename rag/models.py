@@ -1,8 +1,9 @@
-"""Plain data objects shared by the core modules and the front ends."""
+"""Plain data objects shared by the stages and the front ends; the JSON shapes of
+docs/contract.md come from their `as_json()`."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 
 
@@ -63,7 +64,7 @@ class ArticleRecord:
     text: str = field(repr=False, default="")
 
     def public(self) -> dict:
-        """The fields DESIGN.md's `articles --json` shows."""
+        """The fields docs/contract.md's `articles --json` shows."""
         d = asdict(self)
         for key in ("version", "text_hash", "text", "updated_at", "similarity", "author"):
             d.pop(key)
@@ -89,7 +90,7 @@ class Passage:
     relevance: float = 0.0  # cosine similarity of passage and query embeddings
 
     def as_result(self, rank: int) -> dict:
-        """The `search --json` result object of DESIGN.md."""
+        """The `search --json` result object of docs/contract.md."""
         return {
             "rank": rank,
             "article_id": self.article_id,
@@ -101,3 +102,32 @@ class Passage:
             "text": self.text,
             "score": round(float(self.score), 6),
         }
+
+
+@dataclass
+class Citation:
+    """One cited source of an answer, summary or story: the `citations` items of docs/contract.md.
+    `quote` is verbatim from the article."""
+
+    n: int
+    article_id: str
+    title: str
+    source: str | None
+    published: str | None
+    url: str | None
+    path: str | None
+    quote: str
+
+    @classmethod
+    def of(cls, n: int, passage: Passage, quote: str) -> Citation:
+        """Citation number n of a passage, quoting `quote`."""
+        return cls(n, passage.article_id, passage.title, passage.source, passage.published, passage.url,
+                   passage.path, quote)
+
+    def renumbered(self, n: int) -> Citation:
+        """The same citation under another number."""
+        return replace(self, n=n)
+
+    def as_json(self) -> dict:
+        """The JSON object of docs/contract.md (the fields, in order)."""
+        return asdict(self)

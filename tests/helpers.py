@@ -34,16 +34,16 @@ def assert_consistent(components) -> None:
     assert counts["chunks"] == per_article == len(chunk_ids)
 
 
-def assert_cited(components, text: str, citations: list[dict]) -> None:
-    """DESIGN.md's citation contract: every [n] in `text` has a citation with that n, numbered
-    1..m in order, and every quote is verbatim in its article."""
+def assert_cited(components, text: str, citations) -> None:
+    """The citation contract of docs/contract.md: every [n] in `text` has a citation with that n,
+    numbered 1..m in order, and every quote is verbatim in its article."""
     import re
 
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", text)}
-    assert markers == {cit["n"] for cit in citations}
-    assert [cit["n"] for cit in citations] == list(range(1, len(citations) + 1))
+    assert markers == {cit.n for cit in citations}
+    assert [cit.n for cit in citations] == list(range(1, len(citations) + 1))
     for cit in citations:
-        assert cit["quote"] in components.registry.get(cit["article_id"], with_text=True).text
+        assert cit.quote in components.registry.get(cit.article_id, with_text=True).text
 
 
 def free_port() -> int:

@@ -46,7 +46,7 @@ def test_seed_questions_extractive(seed_index):
         ans = answer_question(seed_index, item["q"])
         assert ans.mode == "extractive" and ans.warnings == []
         assert_contract(seed_index, ans)
-        files = {Path(c["path"]).name for c in ans.citations}
+        files = {Path(c.path).name for c in ans.citations}
         ok = ans.answerable and any(a.lower() in ans.answer.lower() for a in item["answer"]) \
             and bool(files & set(item["files"]))
         correct += ok
@@ -83,7 +83,7 @@ def test_ask_filters_narrow_the_answer(seed_index):
     ans = answer_question(seed_index, "How long had the war in Ukraine dragged on?",
                           filters=SearchFilters(since=date(2023, 11, 1), until=date(2023, 11, 30)))
     assert ans.answerable and "18 months" in ans.answer
-    assert {c["published"] for c in ans.citations} == {"2023-11-12"}
+    assert {c.published for c in ans.citations} == {"2023-11-12"}
     none = answer_question(seed_index, "Who visited Pyongyang?", filters=SearchFilters(source="No Such Outlet"))
     assert not none.answerable
 
@@ -113,7 +113,7 @@ def test_square_brackets_in_a_quoted_sentence_are_not_citations(tmp_path, compon
     ans = answer_question(components, "How much will the Eastgate bridge cost?")
     assert ans.answerable and ans.warnings == []
     assert "40 million euros (2)" in ans.answer and "[2]" not in ans.answer.replace(" [1]", "")
-    assert [c["quote"] for c in ans.citations] == [sentence]
+    assert [c.quote for c in ans.citations] == [sentence]
     assert_contract(components, ans)
 
 
@@ -122,9 +122,9 @@ def test_citation_check_removes_renumbers_and_quotes():
     text = "Fishermen blocked the harbour [2]. The budget costs 5 million euros [1, 7]. Nothing else [9]."
     checked = check_citations(text, passages, lambda aid: passages[int(aid[1])].text)
     assert checked.text == "Fishermen blocked the harbour [1]. The budget costs 5 million euros [2]. Nothing else."
-    assert [c["article_id"] for c in checked.citations] == ["a1", "a0"]
-    assert checked.citations[1]["quote"] == "It costs 5 million euros."
-    assert checked.citations[0]["quote"] == "Fishermen protested at the harbour."  # shares most words
+    assert [c.article_id for c in checked.citations] == ["a1", "a0"]
+    assert checked.citations[1].quote == "It costs 5 million euros."
+    assert checked.citations[0].quote == "Fishermen protested at the harbour."  # shares most words
     assert sorted(checked.warnings) == ["removed citation [7]: no passage 7 was given",
                                         "removed citation [9]: no passage 9 was given"]
 
@@ -133,7 +133,7 @@ def test_citation_quote_not_in_article_falls_back_to_passage():
     passages = _passages()
     checked = check_citations("Budget passed [1].", passages, lambda aid: "a different article text",
                               quotes={1: "not in the article"})
-    assert checked.citations[0]["quote"] == passages[0].text
+    assert checked.citations[0].quote == passages[0].text
     assert any("not verbatim" in w for w in checked.warnings)
 
 
@@ -283,5 +283,5 @@ def test_citation_ranges_are_expanded_and_renumbered():
     # range of years is text, not citations.
     assert checked.text == ("The budget passed [1]. Fishermen protested [2][3]. Nothing else [1]. "
                             "Prices rose [2020-2024].")
-    assert [c["article_id"] for c in checked.citations] == ["a2", "a0", "a1"]
+    assert [c.article_id for c in checked.citations] == ["a2", "a0", "a1"]
     assert checked.warnings == ["removed citation [4]: no passage 4 was given"]

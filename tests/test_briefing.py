@@ -96,12 +96,12 @@ def news(tmp_path, components):
 
 
 def _story_of(b, article_id):
-    return next(s for s in b.stories if article_id in s["article_ids"])
+    return next(s for s in b.stories if article_id in s.article_ids)
 
 
 def assert_story_cited(c, story):
     """Summary and differences together obey the citation contract."""
-    assert_cited(c, story["summary"] + " ".join(story["differences"]), story["citations"])
+    assert_cited(c, story.summary + " ".join(story.differences), story.citations)
 
 
 def test_stories_group_same_news_and_keep_others_apart(news):
@@ -109,17 +109,17 @@ def test_stories_group_same_news_and_keep_others_apart(news):
     b = make_briefing(c, date.fromisoformat(DAY), date.fromisoformat(DAY))
     bridge = _story_of(b, ids["bridge-coastal.md"])
     # The rewrite by another outlet and the near-copy (linked at ingestion) join the same story.
-    assert ids["bridge-bay.md"] in bridge["article_ids"]
-    assert ids["bridge-copy.md"] in bridge["article_ids"]
-    assert set(bridge["sources"]) >= {"Coastal Times", "Bay Herald", "Valley Wire"}
-    assert ids["budget.md"] not in bridge["article_ids"] and ids["final.md"] not in bridge["article_ids"]
+    assert ids["bridge-bay.md"] in bridge.article_ids
+    assert ids["bridge-copy.md"] in bridge.article_ids
+    assert set(bridge.sources) >= {"Coastal Times", "Bay Herald", "Valley Wire"}
+    assert ids["budget.md"] not in bridge.article_ids and ids["final.md"] not in bridge.article_ids
     assert _story_of(b, ids["budget.md"]) is not _story_of(b, ids["final.md"])
     # Every article lands in exactly one story; the widest coverage comes first.
-    placed = [a for s in b.stories for a in s["article_ids"]]
+    placed = [a for s in b.stories for a in s.article_ids]
     assert sorted(placed) == sorted(ids.values())
     assert b.stories[0] is bridge
     for story in b.stories:
-        assert story["citations"] and story["headline"]
+        assert story.citations and story.headline
         assert_story_cited(c, story)
 
 
@@ -127,14 +127,14 @@ def test_differences_name_figures_and_opinion(news):
     c, ids = news
     b = make_briefing(c, date.fromisoformat(DAY), date.fromisoformat(DAY))
     bridge = _story_of(b, ids["bridge-coastal.md"])
-    figures = [d for d in bridge["differences"] if d.startswith("Figures differ")]
-    assert figures, bridge["differences"]
+    figures = [d for d in bridge.differences if d.startswith("Figures differ")]
+    assert figures, bridge.differences
     assert any("Fourteen" in d or "14" in d for d in figures) and any("Nine" in d or "9" in d for d in figures)
     opinion_story = _story_of(b, ids["bridge-opinion.md"])
-    flagged = [d for d in opinion_story["differences"] if d.startswith("Opinion rather than reporting")]
+    flagged = [d for d in opinion_story.differences if d.startswith("Opinion rather than reporting")]
     assert flagged and "Evening Column" in flagged[0]
     # Reporting is never flagged as opinion.
-    assert not any(d.startswith("Opinion") and "Coastal Times" in d for s in b.stories for d in s["differences"])
+    assert not any(d.startswith("Opinion") and "Coastal Times" in d for s in b.stories for d in s.differences)
 
 
 def test_briefing_is_saved_reused_and_replaced(news, tmp_path):
@@ -172,7 +172,7 @@ def test_undated_articles_fall_in_by_ingestion_day_and_are_marked(tmp_path, comp
     day = today(ZoneInfo("UTC"))
     b = make_briefing(components, day, day)
     assert len(b.stories) == 1
-    assert b.stories[0]["articles"][0]["dated_by"] == "ingested"
+    assert b.stories[0].articles[0].dated_by == "ingested"
     assert "date unknown, ingested" in b.markdown
 
 
@@ -199,7 +199,7 @@ def test_an_uncited_llm_story_is_not_an_llm_failure(news):
     cited = "The story's main fact, as the articles report it [1]."
     model = FakeListChatModel(responses=["A summary without any marker.", cited, cited])
     b = make_briefing(with_llm(c, model), day, day, refresh=True)
-    assert [s["summary"] for s in b.stories][1:] == [cited, cited]
+    assert [s.summary for s in b.stories][1:] == [cited, cited]
     assert b.mode == "extractive" and "some stories were summarized extractively" in " ".join(b.warnings)
     assert briefing_path(c, day, day).exists()
 
@@ -223,14 +223,14 @@ def test_seed_briefing_acceptance(tmp_path, components, seeds):
     run_ingest(components, [seeds])
     b = make_briefing(components, date(2000, 1, 1), date.today())
     by_path = {r.path.rsplit("/", 1)[-1][:3]: r.article_id for r in components.registry.articles()}
-    placed = [a for s in b.stories for a in s["article_ids"]]
+    placed = [a for s in b.stories for a in s.article_ids]
     assert sorted(placed) == sorted(by_path.values())
     for story in b.stories:
-        assert story["citations"]
+        assert story.citations
         assert_story_cited(components, story)
-    assert by_path["001"] in _story_of(b, by_path["000"])["article_ids"]
+    assert by_path["001"] in _story_of(b, by_path["000"]).article_ids
     opinion = _story_of(b, by_path["004"])
-    assert any(d.startswith("Opinion rather than reporting") and "Record Daily" in d for d in opinion["differences"])
+    assert any(d.startswith("Opinion rather than reporting") and "Record Daily" in d for d in opinion.differences)
 
 
 def test_cli_briefing_markdown_json_and_out(news, tmp_path):

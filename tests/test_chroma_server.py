@@ -93,7 +93,7 @@ def test_two_ingests_at_once_both_land_and_everything_uses_the_server(chroma_ser
     from rag.briefing.pipeline import make_briefing
 
     b = make_briefing(fresh, date(2000, 1, 1), date.today(), max_stories=1000)
-    assert sum(len(s["article_ids"]) for s in b.stories) == 85 and all(s["citations"] for s in b.stories)
+    assert sum(len(s.article_ids) for s in b.stories) == 85 and all(s.citations for s in b.stories)
     assert core.summarize(None, "Iran drones for Russia").citations
     assert not (data / "chroma").exists()  # nothing embedded was written, by any process
     core.close()

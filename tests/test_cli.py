@@ -1,4 +1,4 @@
-"""The `newsdesk` CLI contract of DESIGN.md: JSON shapes, exit codes, batch search."""
+"""The `newsdesk` CLI contract of docs/contract.md: JSON shapes, exit codes, batch search."""
 
 from __future__ import annotations
 

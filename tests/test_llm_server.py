@@ -80,17 +80,17 @@ def test_summary_and_briefing_through_the_server(llama, tmp_path, embedder, toke
     rec = find_article(c, str(seeds / "001_a313d2a1cebfe225.txt"))
     s = summarize_article(c, rec)
     assert_cited(c, s.summary, s.citations)
-    assert {cit["article_id"] for cit in s.citations} <= {rec.article_id}
+    assert {cit.article_id for cit in s.citations} <= {rec.article_id}
     # The server answered: either its summary passed the citation check, or it cited nothing
     # valid and the summary fell back, saying so. Never "unreachable".
     assert s.mode == "llm" or any("cited no given passage" in w for w in s.warnings), s.warnings
     assert not any("unreachable" in w or "timed out" in w for w in s.warnings)
 
     b = make_briefing(c, date(2000, 1, 1), date.today())
-    assert b.stories and sum(len(st["article_ids"]) for st in b.stories) == 5
+    assert b.stories and sum(len(st.article_ids) for st in b.stories) == 5
     for story in b.stories:
-        assert story["citations"]
-        assert_cited(c, story["summary"] + " ".join(story["differences"]), story["citations"])
+        assert story.citations
+        assert_cited(c, story.summary + " ".join(story.differences), story.citations)
     assert not any("unreachable" in w or "timed out" in w for w in b.warnings), b.warnings
     c.close()
 
@@ -112,9 +112,9 @@ def test_llm_path_streams_and_checks_citations(llama, tmp_path, embedder, tokeni
     assert streamed.strip()
     # Whatever the small model wrote, what comes out obeys the contract.
     markers = {int(n) for n in re.findall(r"\[(\d+)\]", ans.answer)}
-    assert markers == {cit["n"] for cit in ans.citations}
+    assert markers == {cit.n for cit in ans.citations}
     for cit in ans.citations:
-        assert cit["quote"] in c.registry.get(cit["article_id"], with_text=True).text
+        assert cit.quote in c.registry.get(cit.article_id, with_text=True).text
     if ans.mode == "llm":
         assert ans.answerable is False or ans.citations, "an LLM answer is never shown without a citation"
         bad = [int(n) for n in re.findall(r"\[(\d+)\]", streamed) if not 1 <= int(n) <= 3]

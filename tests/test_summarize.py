@@ -54,9 +54,9 @@ def test_extractive_article_summary_covers_more_than_the_lead(library):
     s = summarize_article(library, rec)
     assert s.mode == "extractive"
     assert_contract(library, s)
-    assert {cit["article_id"] for cit in s.citations} == {rec.article_id}  # only that article
+    assert {cit.article_id for cit in s.citations} == {rec.article_id}  # only that article
     assert 3 <= len(s.citations) <= 4
-    quotes = [cit["quote"] for cit in s.citations]
+    quotes = [cit.quote for cit in s.citations]
     lead_end = LONG.index("Passengers")
     assert any(LONG.index(q) > lead_end for q in quotes), "only the lead was summarized"
     # MMR: the eight near-identical complaint paragraphs give at most one sentence.
@@ -67,7 +67,7 @@ def test_topic_summary_cites_across_articles_and_refuses_off_topic(library):
     s = summarize_topic(library, "battery electric trains order")
     assert s.mode == "extractive" and s.citations
     assert_contract(library, s)
-    assert any("battery-electric" in c["quote"] or "trains" in c["quote"] for c in s.citations)
+    assert any("battery-electric" in c.quote or "trains" in c.quote for c in s.citations)
     off = summarize_topic(library, "recipes for sourdough bread")
     assert off.summary == NO_TOPIC and off.citations == []
 
@@ -201,7 +201,7 @@ def test_map_reduce_stays_within_the_call_cap(library, tmp_path, cap):
     assert_contract(c, s)
     # Markers for passages the model was never sent are removed, not quoted from unsent text.
     assert len(s.citations) == len(sent)
-    assert all(any(cit["quote"] in p.text for p in sent) for cit in s.citations)
+    assert all(any(cit.quote in p.text for p in sent) for cit in s.citations)
     dropped = next(n for n, p in enumerate(passages, 1) if p not in sent)
     assert f"removed citation [{dropped}]: no passage {dropped} was given" in s.warnings
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from rag.models import Passage
+from rag.models import Citation, Passage
 from rag.text.sentences import round_brackets, split_sentences
 
 # "[1]", "[1, 3]", "[2; 4]", and ranges "[1-3]" / "[1–3]" as LLMs write them.
@@ -27,7 +27,16 @@ class Checked:
     """An answer text after the check, with its citations and what was fixed."""
 
     text: str
-    citations: list[dict] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CheckedSegments:
+    """Several texts checked as one (one numbering across them), each cleaned in place."""
+
+    texts: list[str]
+    citations: list[Citation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
 
@@ -35,12 +44,6 @@ def marked(sentence: str, n: int) -> str:
     """An article sentence followed by its `[n]` marker. Square brackets inside the sentence are
     shown round, so they never read as markers (the citation's quote stays verbatim)."""
     return f"{round_brackets(sentence)} [{n}]"
-
-
-def citation_dict(n: int, p: Passage, quote: str) -> dict:
-    """A citation in the shape of DESIGN.md."""
-    return {"n": n, "article_id": p.article_id, "title": p.title, "source": p.source,
-            "published": p.published, "url": p.url, "path": p.path, "quote": quote}
 
 
 def best_quote(passage_text: str, claim: str) -> str:
@@ -69,9 +72,34 @@ def check_citations(text: str, passages: list[Passage], article_text: Callable[[
     knows which sentence it used); otherwise the passage sentence closest to the citing
     sentence is quoted. `article_text(article_id)` returns the stored article for verification.
     """
+    checked = check_segments([text], passages, article_text, quotes, given)
+    return Checked(checked.texts[0], checked.citations, checked.warnings)
+
+
+def check_segments(segments: list[str], passages: list[Passage], article_text: Callable[[str], str | None],
+                   quotes: dict[int, str] | None = None, given: set[int] | None = None) -> CheckedSegments:
+    """`check_citations` over several texts at once: markers are numbered in order of first use
+    across all of them (as a briefing's differences share one source list)."""
     warnings: list[str] = []
     mapping: dict[int, int] = {}
     claims: dict[int, str] = {}
+    texts = [_renumber(text, passages, given, mapping, claims, warnings) for text in segments]
+    citations = []
+    for old, new in sorted(mapping.items(), key=lambda kv: kv[1]):
+        p = passages[old - 1]
+        quote = (quotes or {}).get(old) or best_quote(p.text, claims[old])
+        full = article_text(p.article_id)
+        if full is not None and quote not in full:
+            warnings.append(f"quote for [{new}] was not verbatim in its article; the passage is quoted instead")
+            quote = p.text
+        citations.append(Citation.of(new, p, quote))
+    return CheckedSegments(texts, citations, warnings)
+
+
+def _renumber(text: str, passages: list[Passage], given: set[int] | None, mapping: dict[int, int],
+              claims: dict[int, str], warnings: list[str]) -> str:
+    """One text's markers checked and renumbered; `mapping`, `claims` and `warnings` are shared
+    by all the texts of one check and filled in here."""
     sentences = split_sentences(text) or [(0, len(text))]
 
     def claim_at(pos: int) -> str:
@@ -81,7 +109,7 @@ def check_citations(text: str, passages: list[Passage], article_text: Callable[[
         return text
 
     def replace(match: re.Match) -> str:
-        out = []
+        out: list[str] = []
         numbers: list[int] = []
         for raw in re.split(r"[,;]", match.group(1)):
             first, dash, last = raw.replace("–", "-").partition("-")
@@ -102,14 +130,4 @@ def check_citations(text: str, passages: list[Passage], article_text: Callable[[
         return "".join(out)
 
     checked = _MARKER.sub(replace, text)
-    checked = re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", checked)).strip()
-    citations = []
-    for old, new in sorted(mapping.items(), key=lambda kv: kv[1]):
-        p = passages[old - 1]
-        quote = (quotes or {}).get(old) or best_quote(p.text, claims[old])
-        full = article_text(p.article_id)
-        if full is not None and quote not in full:
-            warnings.append(f"quote for [{new}] was not verbatim in its article; the passage is quoted instead")
-            quote = p.text
-        citations.append(citation_dict(new, p, quote))
-    return Checked(checked, citations, warnings)
+    return re.sub(r"[ \t]+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", checked)).strip()

@@ -22,6 +22,7 @@ from rag.answer.extractive import NOT_COVERED, ExtractiveAnswerer
 from rag.answer.llm import LLMAnswerer
 from rag.components import Components
 from rag.llm.errors import LLMError
+from rag.models import Citation
 from rag.search.articles import article_texts
 from rag.search.filters import SearchFilters
 from rag.search.langchain_retriever import NewsdeskRetriever
@@ -33,17 +34,17 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Answer:
-    """An answer in the shape of DESIGN.md's `ask --json`."""
+    """An answer in the shape of docs/contract.md's `ask --json`."""
 
     question: str
     answer: str
     answerable: bool
     mode: str
-    citations: list[dict] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        """The JSON object of DESIGN.md (the fields, in order)."""
+        """The JSON object of docs/contract.md (the fields, in order)."""
         return asdict(self)
 
 

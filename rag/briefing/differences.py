@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -15,8 +16,10 @@ from rag.text.sentences import round_brackets
 
 @dataclass
 class Finding:
-    """A difference between outlets, as text with [k] markers into `quotes` (k is 1-based)."""
+    """A difference between outlets, as text with [k] markers into `quotes` (k is 1-based):
+    an opinion piece among reports, or figures that disagree."""
 
+    kind: Literal["opinion", "figures"]
     text: str
     quotes: list[tuple[str, int, int]]  # (article_id, start, end) of each quoted sentence
 
@@ -56,12 +59,13 @@ def differences(records: list[ArticleRecord], texts: dict[str, str],
         s, e = max(spans, key=lambda sp: (opinion_cues(plain[sp[0]:sp[1]]), -sp[0]))
         why = "its URL files it under opinion" if opinion_cues(plain[s:e]) == 0 else "it argues rather than reports"
         findings.append(Finding(
+            "opinion",
             f"Opinion rather than reporting: {_short(_outlet(rec))}'s “{_short(rec.title, 200)}” ({why}), "
             f"e.g. “{_short(text[s:e])}” [1]",
             [(rec.article_id, s, e)]))
     if len({_outlet(r) if r.source else r.article_id for r in records}) < 2:
         return findings
-    sents: list[tuple[ArticleRecord, int, int, str, set[str]]] = []
+    sents: list[tuple[ArticleRecord, int, int, str, dict[str, set[str]]]] = []
     for rec in records:
         text = texts.get(rec.article_id, "")
         for s, e in split_sentences(text):
@@ -91,9 +95,10 @@ def differences(records: list[ArticleRecord], texts: dict[str, str],
         used.update((i, j))
         a, b = sents[i], sents[j]
         findings.append(Finding(
+            "figures",
             f"Figures differ: {_short(_outlet(a[0]))} reports “{_short(a[3])}” [1], while {_short(_outlet(b[0]))} "
             f"reports “{_short(b[3])}” [2]",
             [(a[0].article_id, a[1], a[2]), (b[0].article_id, b[1], b[2])]))
-        if sum(f.text.startswith("Figures") for f in findings) >= max_figures:
+        if sum(f.kind == "figures" for f in findings) >= max_figures:
             break
     return findings

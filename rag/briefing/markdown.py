@@ -2,47 +2,44 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from rag.briefing.results import Briefing
+from rag.models import Citation
 from rag.search.articles import WindowArticle
 
-if TYPE_CHECKING:
-    from rag.briefing.pipeline import Briefing
 
-
-def _source_lines(citations: list[dict], dated: dict[str, WindowArticle], shown: str) -> list[str]:
+def _source_lines(citations: list[Citation], dated: dict[str, WindowArticle], shown: str) -> list[str]:
     """The story's sources. Citations whose quote `shown` (the story's summary and differences)
     already holds in full would read as identical lines for one article, so they share one
     line ("[1][2] …"); the others each get their own line with their quote."""
-    entries: list[tuple[dict, list[int]]] = []
+    entries: list[tuple[Citation, list[int]]] = []
     merged: dict[str, list[int]] = {}
     for c in citations:
-        if c["quote"] in shown and c["article_id"] in merged:
-            merged[c["article_id"]].append(c["n"])
+        if c.quote in shown and c.article_id in merged:
+            merged[c.article_id].append(c.n)
             continue
-        entries.append((c, [c["n"]]))
-        if c["quote"] in shown:
-            merged[c["article_id"]] = entries[-1][1]
+        entries.append((c, [c.n]))
+        if c.quote in shown:
+            merged[c.article_id] = entries[-1][1]
     return [_cite_line(c, dated, shown, ns) for c, ns in entries]
 
 
-def _cite_line(c: dict, dated: dict[str, WindowArticle], shown: str, numbers: list[int]) -> str:
+def _cite_line(c: Citation, dated: dict[str, WindowArticle], shown: str, numbers: list[int]) -> str:
     """One source: its markers, outlet, title, date, link; then its quote, unless `shown`
     already quotes it in full."""
-    outlet = c["source"] or "outlet unknown"
-    w = dated.get(c["article_id"])
-    if c["published"]:
-        when = c["published"]
+    outlet = c.source or "outlet unknown"
+    w = dated.get(c.article_id)
+    if c.published:
+        when = c.published
     elif w:
         when = f"date unknown, ingested {w.day.isoformat()}"
     else:
         when = "date unknown"
-    where = f"<{c['url']}>" if c["url"] else (c["path"] or "")
+    where = f"<{c.url}>" if c.url else (c.path or "")
     markers = "".join(f"[{n}]" for n in numbers)
-    line = f"{markers} {outlet}, “{c['title']}” ({when}) {where}".rstrip()
-    if c["quote"] in shown:
+    line = f"{markers} {outlet}, “{c.title}” ({when}) {where}".rstrip()
+    if c.quote in shown:
         return line + "\n"
-    quote = c["quote"] if len(c["quote"]) <= 300 else c["quote"][:299].rsplit(" ", 1)[0] + "…"
+    quote = c.quote if len(c.quote) <= 300 else c.quote[:299].rsplit(" ", 1)[0] + "…"
     return f"{line}\n> {quote}\n"
 
 
@@ -69,11 +66,11 @@ def render_markdown(b: Briefing, window: list[WindowArticle]) -> str:
                      f"{'it was' if undated == 1 else 'they were'} ingested and marked “date unknown”.*")
     lines.append("")
     for i, s in enumerate(b.stories, 1):
-        lines += [f"## {i}. {s['headline']}", "", s["summary"], ""]
-        count = len(s["article_ids"])
-        lines.append(f"**Outlets:** {', '.join(s['sources']) or 'not named'} · {count} article{'s' * (count > 1)}")
-        if s["differences"]:
-            lines += ["", "**Where coverage differs:**"] + [f"- {d}" for d in s["differences"]]
-        shown = s["summary"] + " ".join(s["differences"])
-        lines += ["", "**Sources:**"] + _source_lines(s["citations"], dated, shown) + [""]
+        lines += [f"## {i}. {s.headline}", "", s.summary, ""]
+        count = len(s.article_ids)
+        lines.append(f"**Outlets:** {', '.join(s.sources) or 'not named'} · {count} article{'s' * (count > 1)}")
+        if s.differences:
+            lines += ["", "**Where coverage differs:**"] + [f"- {d}" for d in s.differences]
+        shown = s.summary + " ".join(s.differences)
+        lines += ["", "**Sources:**"] + _source_lines(s.citations, dated, shown) + [""]
     return "\n".join(lines).rstrip() + "\n"

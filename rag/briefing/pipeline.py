@@ -16,19 +16,19 @@ import os
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from rag.answer.citations import check_citations
+from rag.answer.citations import check_segments
 from rag.briefing.differences import Finding, differences
 from rag.briefing.markdown import render_markdown
-from rag.briefing.stories import Story, build_stories
+from rag.briefing.results import Briefing, Story, StoryArticle
+from rag.briefing.stories import StoryCluster, build_stories
 from rag.components import Components
 from rag.llm.chat import ChatLLM
 from rag.llm.errors import LLMError
-from rag.models import ArticleRecord, Passage
+from rag.models import ArticleRecord, Citation, Passage
 from rag.search.articles import WindowArticle, article_passages, article_texts, articles_in_window
 from rag.summarize.pipeline import summarize_passages
 
@@ -38,28 +38,6 @@ FORMAT_VERSION = 1  # bump when the briefing's content would change for the same
 
 _MARKER = re.compile(r"\[(\d+)\]")
 
-_SEP = "\n\u241e\n"  # joins summary and differences for one citation check
-
-
-@dataclass
-class Briefing:
-    """A briefing in the shape of DESIGN.md's `briefing --json`."""
-
-    since: str
-    until: str
-    generated_at: str
-    mode: str
-    stories: list[dict] = field(default_factory=list)
-    markdown: str = ""
-    warnings: list[str] = field(default_factory=list)
-    fingerprint: str = ""
-    reused: bool = False
-
-    def as_json(self) -> dict:
-        """The JSON object of DESIGN.md."""
-        return {"since": self.since, "until": self.until, "generated_at": self.generated_at,
-                "mode": self.mode, "stories": self.stories, "markdown": self.markdown,
-                "warnings": self.warnings}
 
 
 def briefing_path(c: Components, since: date, until: date) -> Path:
@@ -80,9 +58,7 @@ def load_saved(c: Components, since: date, until: date) -> Briefing | None:
     path = briefing_path(c, since, until)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        return Briefing(**{k: data[k] for k in ("since", "until", "generated_at", "mode", "stories",
-                                                 "markdown", "warnings")},
-                        fingerprint=data.get("fingerprint", ""), reused=True)
+        return Briefing.from_json(data, fingerprint=data.get("fingerprint", ""), reused=True)
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
@@ -163,11 +139,12 @@ def compute_briefing(c: Components, since: date, until: date, window: list[Windo
     return b
 
 
-def rank_stories(stories: list[Story], info: dict[str, WindowArticle], since: date, until: date) -> list[Story]:
+def rank_stories(stories: list[StoryCluster], info: dict[str, WindowArticle], since: date,
+                 until: date) -> list[StoryCluster]:
     """Wider coverage first (outlets, then articles), newer first among equals."""
     span = max(1, (until - since).days)
 
-    def key(story: Story) -> float:
+    def key(story: StoryCluster) -> float:
         members = story.members + story.duplicates
         outlets = {info[a].record.source or a for a in members}
         newest = max(info[a].day for a in members)
@@ -177,11 +154,10 @@ def rank_stories(stories: list[Story], info: dict[str, WindowArticle], since: da
     return sorted(stories, key=key, reverse=True)
 
 
-def summarize_story(c: Components, story: Story, info: dict[str, WindowArticle], texts, llm: ChatLLM | None,
-                    max_articles: int = 8,
-                    on_llm_error: Callable[[LLMError], None] | None = None) -> tuple[dict, str, list[str]]:
-    """A story's JSON entry (headline, summary, sources, citations, differences), its mode, and
-    warnings."""
+def summarize_story(c: Components, story: StoryCluster, info: dict[str, WindowArticle], texts,
+                    llm: ChatLLM | None, max_articles: int = 8,
+                    on_llm_error: Callable[[LLMError], None] | None = None) -> tuple[Story, str, list[str]]:
+    """A story (headline, summary, sources, citations, differences), its mode, and warnings."""
     members = [info[a].record for a in story.members]
     everyone = members + [info[a].record for a in story.duplicates]
     used = members[:max_articles]
@@ -201,29 +177,20 @@ def summarize_story(c: Components, story: Story, info: dict[str, WindowArticle],
     distinct = [r for r in everyone if not (r.duplicate_of and r.duplicate_of in full)]
     found = differences(distinct, full, c.embedder.embed)
     diff_texts, citations = _merge_findings(summary, citations, found, everyone, full, texts)
-    reporting = [r for r in members if not any(f.text.startswith("Opinion") and f.quotes[0][0] == r.article_id
+    reporting = [r for r in members if not any(f.kind == "opinion" and f.quotes[0][0] == r.article_id
                                                for f in found)]
     # The most central reporting article with a real title (not a first line cut short).
     titled = [r for r in reporting if not r.title.endswith("…")]
     headline = (titled or reporting or members)[0].title
     sources = list(dict.fromkeys(r.source for r in everyone if r.source))
-    entry = {
-        "headline": headline,
-        "summary": summary,
-        "article_ids": [r.article_id for r in everyone],
-        "sources": sources,
-        "citations": citations,
-        "differences": diff_texts,
-        "articles": [{"article_id": r.article_id, "title": r.title, "source": r.source,
-                      "published": r.published, "dated_by": info[r.article_id].dated_by,
-                      "day": info[r.article_id].day.isoformat(), "url": r.url, "path": r.path,
-                      "duplicate_of": r.duplicate_of} for r in everyone],
-    }
-    return entry, mode, warnings
+    articles = [StoryArticle(r.article_id, r.title, r.source, r.published, info[r.article_id].dated_by,
+                             info[r.article_id].day.isoformat(), r.url, r.path, r.duplicate_of) for r in everyone]
+    story_entry = Story(headline, summary, [r.article_id for r in everyone], sources, citations, diff_texts, articles)
+    return story_entry, mode, warnings
 
 
-def _merge_findings(summary: str, citations: list[dict], found: list[Finding], records: list[ArticleRecord],
-                    full: dict[str, str], texts) -> tuple[list[str], list[dict]]:
+def _merge_findings(summary: str, citations: list[Citation], found: list[Finding], records: list[ArticleRecord],
+                    full: dict[str, str], texts) -> tuple[list[str], list[Citation]]:
     """Differences renumbered after the summary's citations, all through the citation check."""
     if not found:
         return [], citations
@@ -241,15 +208,15 @@ def _merge_findings(summary: str, citations: list[dict], found: list[Finding], r
             local[k] = len(passages)
             quotes[len(passages)] = full[aid][s:e]
         parts.append(_MARKER.sub(lambda m, local=local: f"[{local[int(m.group(1))]}]", f.text))
-    checked = check_citations(_SEP.join(parts), passages, texts, quotes)
+    checked = check_segments(parts, passages, texts, quotes)
     merged = list(citations)
-    known = {(cit["article_id"], cit["quote"]): cit["n"] for cit in citations}
+    known = {(cit.article_id, cit.quote): cit.n for cit in citations}
     renumber: dict[int, int] = {}
     for cit in checked.citations:
-        key = (cit["article_id"], cit["quote"])
+        key = (cit.article_id, cit.quote)
         if key not in known:  # a sentence the summary already cites keeps its number
             known[key] = len(merged) + 1
-            merged.append(cit | {"n": known[key]})
-        renumber[cit["n"]] = known[key]
-    diff_text = _MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", checked.text)
-    return [t.strip() for t in diff_text.split(_SEP.strip()) if t.strip()], merged
+            merged.append(cit.renumbered(known[key]))
+        renumber[cit.n] = known[key]
+    diff_texts = [_MARKER.sub(lambda m: f"[{renumber[int(m.group(1))]}]", t).strip() for t in checked.texts]
+    return [t for t in diff_texts if t], merged

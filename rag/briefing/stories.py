@@ -33,7 +33,7 @@ KEYWORD_WEIGHT = 0.0
 
 
 @dataclass
-class Story:
+class StoryCluster:
     """A group of articles about the same news; `members` are article ids, central first."""
 
     members: list[str]
@@ -117,7 +117,7 @@ def cluster(ids: list[str], sim: np.ndarray, threshold: float) -> list[list[str]
 
 
 def build_stories(c: Components, records: list[ArticleRecord], days: dict[str, date],
-                  texts: dict[str, str], config: StoryConfig | None = None) -> list[Story]:
+                  texts: dict[str, str], config: StoryConfig | None = None) -> list[StoryCluster]:
     """Stories over the records: indexed articles clustered, duplicates with their original
     (or, when the original is not among the records, standing in for it). `days` is each
     article's day in the window, `texts` its full text."""
@@ -140,5 +140,5 @@ def build_stories(c: Components, records: list[ArticleRecord], days: dict[str, d
             centroid /= np.linalg.norm(centroid) or 1.0
             group = sorted(group, key=lambda a: -float(vectors[a] @ centroid) if a in vectors else 0.0)
         dups = [r.article_id for r in records if r.duplicate_of in group and r.article_id not in proxy]
-        stories.append(Story(group, centroid, dups))
+        stories.append(StoryCluster(group, centroid, dups))
     return stories

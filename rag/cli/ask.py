@@ -152,8 +152,8 @@ def print_answer(result, show_text: bool = True) -> None:
     out.print()
     out.print("Sources:", style="bold")
     for cit in result.citations:
-        meta = ", ".join(x for x in (cit["source"], cit["published"]) if x)
-        out.print(f"[{cit['n']}] {cit['title']}" + (f" — {meta}" if meta else ""), markup=False, soft_wrap=True)
-        out.print(f"    {cit['url'] or cit['path'] or cit['article_id']}", style="dim", markup=False,
+        meta = ", ".join(x for x in (cit.source, cit.published) if x)
+        out.print(f"[{cit.n}] {cit.title}" + (f" — {meta}" if meta else ""), markup=False, soft_wrap=True)
+        out.print(f"    {cit.url or cit.path or cit.article_id}", style="dim", markup=False,
                   soft_wrap=True)
-        out.print(f"    “{' '.join(cit['quote'].split())}”", markup=False, soft_wrap=True)
+        out.print(f"    “{' '.join(cit.quote.split())}”", markup=False, soft_wrap=True)

@@ -21,7 +21,7 @@ from rag.answer.extractive import ExtractiveAnswerer
 from rag.components import Components
 from rag.llm.chat import ChatLLM
 from rag.llm.errors import LLMError
-from rag.models import ArticleRecord, Passage
+from rag.models import ArticleRecord, Citation, Passage
 from rag.search.articles import article_texts
 from rag.search.filters import SearchFilters
 from rag.search.retrieval import retrieve
@@ -35,23 +35,23 @@ NO_TOPIC = "The indexed articles do not cover this topic."
 
 @dataclass
 class Summary:
-    """A summary in the shape of DESIGN.md's `summarize --json`."""
+    """A summary in the shape of docs/contract.md's `summarize --json`."""
 
     target: str
     summary: str
     mode: str
-    citations: list[dict] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict:
-        """The JSON object of DESIGN.md (the fields, in order)."""
+        """The JSON object of docs/contract.md (the fields, in order)."""
         return asdict(self)
 
 
 def summarize_passages(c: Components, task: str, passages: list[Passage], llm: ChatLLM | None, sentences: int = 4,
                        focus_query: str | None = None, order: list[str] | None = None,
                        per_article: int = 2, on_llm_error: Callable[[LLMError], None] | None = None,
-                       ) -> tuple[str, str, list[dict], list[str]]:
+                       ) -> tuple[str, str, list[Citation], list[str]]:
     """(summary, mode, citations, warnings) of the passages: through `llm` when given, else (and
     on any LLM failure, which `on_llm_error` is told of) extractive. The citation check runs on
     both."""
