@@ -11,67 +11,25 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from rag.models import ArticleRecord, Chunk
+from rag.store.migrations import (
+    MIGRATIONS,
+    SCHEMA_VERSION,
+    Migration,
+    RegistrySchemaError,
+    RegistryTooNewError,
+    check_version,
+    migrate,
+    stored_version,
+)
 from rag.text.words import STOPWORDS
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS articles (
-    article_id TEXT PRIMARY KEY,
-    version TEXT NOT NULL,
-    text_hash TEXT NOT NULL,
-    title TEXT NOT NULL,
-    source TEXT,
-    author TEXT,
-    url TEXT,
-    path TEXT,
-    published TEXT,
-    ingested_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    chunks INTEGER NOT NULL DEFAULT 0,
-    duplicate_of TEXT,
-    similarity REAL,
-    text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS articles_text_hash ON articles(text_hash);
-CREATE INDEX IF NOT EXISTS articles_published ON articles(published);
-CREATE INDEX IF NOT EXISTS articles_duplicate_of ON articles(duplicate_of);
-CREATE TABLE IF NOT EXISTS chunks (
-    rowid INTEGER PRIMARY KEY,
-    chunk_id TEXT UNIQUE NOT NULL,
-    article_id TEXT NOT NULL,
-    ord INTEGER NOT NULL,
-    start INTEGER NOT NULL,
-    end INTEGER NOT NULL,
-    title TEXT NOT NULL,
-    text TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS chunks_article ON chunks(article_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
-    title, text, content='chunks', content_rowid='rowid',
-    tokenize='porter unicode61 remove_diacritics 2'
-);
-CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
-    INSERT INTO chunks_fts(rowid, title, text) VALUES (new.rowid, new.title, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
-    INSERT INTO chunks_fts(chunks_fts, rowid, title, text) VALUES ('delete', old.rowid, old.title, old.text);
-END;
-CREATE TABLE IF NOT EXISTS minhash (article_id TEXT PRIMARY KEY, signature BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS lsh (band INTEGER NOT NULL, bucket INTEGER NOT NULL, article_id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS lsh_bucket ON lsh(band, bucket);
-CREATE INDEX IF NOT EXISTS lsh_article ON lsh(article_id);
-CREATE TABLE IF NOT EXISTS journal (article_id TEXT PRIMARY KEY, version TEXT NOT NULL);
--- Duplicates whose original's text changed: to be checked again (kept until done, so a killed
--- run leaves them for the next one).
-CREATE TABLE IF NOT EXISTS recheck (article_id TEXT PRIMARY KEY);
-"""
+__all__ = ["SCHEMA_VERSION", "Registry", "RegistrySchemaError", "RegistryTooNewError", "chunk_id",
+           "fts_query", "split_chunk_id"]
 
 _ARTICLE_COLUMNS = (
     "article_id, version, text_hash, title, source, author, url, path, published, "
@@ -102,18 +60,30 @@ def fts_query(text: str) -> str | None:
 class Registry:
     """SQLite registry of one collection: articles, chunks, FTS5 index, MinHash LSH, journal."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, migrations: Sequence[Migration] = MIGRATIONS):
+        """Open (creating if need be) the registry file and bring its schema up to date with
+        `migrations` (see migrations.py); RegistryTooNewError if a newer Newsdesk wrote it."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self.db = sqlite3.connect(str(self.path), timeout=60, isolation_level=None,
                                   check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=60000")
-        self.db.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
-        self.db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        try:
+            self.db.execute("PRAGMA busy_timeout=60000")
+            where = f"the registry {self.path}"
+            check_version(self.db, migrations, where)  # before anything may write to a file too new
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            migrate(self.db, migrations, where)
+        except BaseException:
+            self.db.close()
+            raise
+
+    def schema_version(self) -> int:
+        """The schema version recorded in the file."""
+        with self._lock:
+            return stored_version(self.db)
 
     def close(self) -> None:
         """Close the database connection."""
