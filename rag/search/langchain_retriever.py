@@ -49,8 +49,11 @@ class NewsdeskRetriever(BaseRetriever):
     filters: SearchFilters | None = None
     config: RetrievalConfig | None = None
 
-    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
-        return [passage_document(p) for p in retrieve(self.components, query, self.k, self.filters, self.config)]
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun,
+                                k: int | None = None) -> list[Document]:
+        """`k` given to `invoke` overrides the retriever's own (LangChain's retriever convention)."""
+        found = retrieve(self.components, query, k or self.k, self.filters, self.config)
+        return [passage_document(p) for p in found]
 
     def passages(self, query: str, config: RunnableConfig | None = None) -> list[Passage]:
         """The retrieved passages themselves, through LangChain (so callbacks see the retrieval)."""
