@@ -1,8 +1,10 @@
 """The Discord front end: slash commands, mentions and threads, the daily briefing.
 
 Thin over `BotCore`: every command defers at once (Discord allows 3 seconds), runs the core in a
-worker thread, and sends embeds within Discord's limits. Nothing the bot sends can ping anyone:
-the client's default and every send use `AllowedMentions.none()`.
+worker thread, and sends embeds within Discord's limits. With an LLM, answers (to /ask and in
+threads) stream: a draft is edited in about once a second, then replaced by the checked answer
+(bot/streaming.py). Nothing the bot sends can ping anyone: the client's default and every send
+and edit use `AllowedMentions.none()`.
 """
 
 from __future__ import annotations
@@ -11,22 +13,25 @@ import asyncio
 import functools
 import logging
 import re
-import time as _time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import discord
 from discord import app_commands
 from discord.ext import tasks
 
+from rag.answer.pipeline import Answer
 from rag.ingest.decoding import LoadError
 
+from .caches import MAX_CONVERSATIONS, Cooldowns, LRUCache
 from .config import BotConfig
 from .core import BotCore, Turn
 from .format import answer_embeds, briefing_messages, pack_embeds, split_text, summary_embeds
 from .state import PostedBriefings
+from .streaming import EDIT_INTERVAL, AnswerStream, EditThrottle, Show
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +72,9 @@ class NewsdeskBot(discord.Client):
         self.tree = app_commands.CommandTree(self)
         register_commands(self.tree, self)
         self.posted = PostedBriefings(core.settings.data_dir / "bot" / "briefings-posted.json")
-        self.cooldowns: dict[tuple[int, str], float] = {}
-        self.conversations: dict[int, list[Turn]] = {}
+        self.cooldowns: Cooldowns[tuple[int, str]] = Cooldowns()
+        self.conversations: LRUCache[int, list[Turn]] = LRUCache(MAX_CONVERSATIONS)
+        self.edit_interval = EDIT_INTERVAL  # seconds between edits of a streamed answer
         self.briefing_failures: dict[tuple[int, date], int] = {}
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsdesk-core")
 
@@ -98,19 +104,57 @@ class NewsdeskBot(discord.Client):
         await super().close()
         self.executor.shutdown(wait=False, cancel_futures=True)
 
-    async def run_core(self, fn: Callable, *args, **kwargs):
+    async def run_core(self, fn: Callable, *args, **kwargs) -> Any:
         """Run a blocking core call in a worker thread, keeping the event loop free."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
 
     def cooldown_left(self, user_id: int, action: str) -> float:
         """Seconds the user must still wait before `action`; 0 starts a new cooldown."""
-        now = _time.monotonic()
-        last = self.cooldowns.get((user_id, action))
-        if last is not None and now - last < self.config.cooldown:
-            return self.config.cooldown - (now - last)
-        self.cooldowns[(user_id, action)] = now
-        return 0.0
+        return self.cooldowns.wait_left((user_id, action), self.config.cooldown)
+
+    def answer_stream(self, show: Show, question: str) -> AnswerStream:
+        """A started stream that shows an answer's draft through `show` at the bot's edit rate."""
+        stream = AnswerStream(show, question, throttle=EditThrottle(self.edit_interval))
+        stream.start()
+        return stream
+
+    async def ask_streamed(self, stream: AnswerStream, guild_id: int | None, question: str,
+                           source: str | None = None, since: date | None = None,
+                           history: list[Turn] | None = None) -> Answer:
+        """`BotCore.ask` in a worker thread, its tokens fed to `stream`; on failure the drafts
+        stop (the caller says what went wrong)."""
+        try:
+            return await self.run_core(self.core.ask, guild_id, question, source, since, history,
+                                       on_token=stream.on_token)
+        except BaseException:
+            await stream.stop()
+            raise
+
+    async def deliver_answer(self, stream: AnswerStream, send: Callable, answer: Answer) -> None:
+        """The answer's embeds, exactly as without streaming: the first message's in place of the
+        draft when one was shown, the rest (or all) sent."""
+        groups = pack_embeds(answer_embeds(answer))
+        try:
+            replaced = await stream.finish(groups[0])
+        except discord.HTTPException:  # the draft stays; the answer still comes, in new messages
+            log.warning("could not put the answer in place of its draft", exc_info=True)
+            replaced = False
+        if replaced:
+            groups = groups[1:]
+        for group in groups:
+            await send(embeds=group, allowed_mentions=NO_PINGS)
+
+    @staticmethod
+    async def replace_draft_with_error(stream: AnswerStream) -> bool:
+        """After a failure: a shown draft becomes the error message (True), so no half answer stays."""
+        if not stream.shown:
+            return False
+        try:
+            return await stream.finish([discord.Embed(description=ERROR_TEXT, colour=discord.Colour.light_grey())])
+        except Exception:  # the caller then says it in a new message
+            log.warning("could not replace the draft with the error message", exc_info=True)
+            return False
 
     def may_ingest(self, member: discord.abc.User, permissions: discord.Permissions | None) -> bool:
         """Manage Server, or one of NEWSDESK_INGEST_ROLES (by id or name)."""
@@ -145,11 +189,19 @@ class NewsdeskBot(discord.Client):
         if wait := self.cooldown_left(interaction.user.id, "ask"):
             return await self._refuse(interaction, f"Please wait {wait:.0f} s before asking again.")
         await interaction.response.defer(thinking=True)
+
+        async def show(embeds: list[discord.Embed]) -> None:  # the deferred "thinking" reply becomes the draft
+            await interaction.edit_original_response(embeds=embeds, allowed_mentions=NO_PINGS)
+
+        stream = self.answer_stream(show, question)
         try:
-            answer = await self.run_core(self.core.ask, interaction.guild_id, question, source, since_day)
+            answer = await self.ask_streamed(stream, interaction.guild_id, question, source, since_day)
         except Exception:
+            if await self.replace_draft_with_error(stream):
+                log.exception("/ask failed (guild %s, user %s)", interaction.guild_id, interaction.user.id)
+                return
             return await self._fail(interaction, "/ask")
-        await self.send_embeds(interaction.followup.send, answer_embeds(answer))
+        await self.deliver_answer(stream, interaction.followup.send, answer)
 
     async def handle_summarize(self, interaction: discord.Interaction, target: str) -> None:
         if not target.strip():
@@ -239,6 +291,7 @@ class NewsdeskBot(discord.Client):
             await channel.send(f"Please wait {wait:.0f} s before asking again.", allowed_mentions=NO_PINGS)
             return
         history: list[Turn] = []
+        target: discord.abc.Messageable
         if isinstance(channel, discord.Thread):
             target = channel
             history = await self._history(channel, before=message)
@@ -247,31 +300,50 @@ class NewsdeskBot(discord.Client):
                 target = await message.create_thread(name=split_text(question, 90)[0][:90])
             except (discord.HTTPException, AttributeError):  # no thread permission: answer in place
                 target = channel
-        try:
-            async with target.typing():
-                answer = await self.run_core(self.core.ask, message.guild.id, question, None, None, history)
-        except Exception:
-            log.exception("answering a mention failed (guild %s)", message.guild.id)
-            await target.send(ERROR_TEXT, allowed_mentions=NO_PINGS)
-            return
-        await self.send_embeds(target.send, answer_embeds(answer))
-        if isinstance(target, discord.Thread):
+        answer = await self._answer_in(target, message.guild.id, question, history)
+        if answer is not None and isinstance(target, discord.Thread):
             turns = self.conversations.setdefault(target.id, history)
             turns += [("user", question), ("bot", answer.answer)]
             del turns[:-2 * self.config.history_turns or len(turns)]
 
-    async def _history(self, channel, before: discord.Message) -> list[Turn]:
+    async def _answer_in(self, target: discord.abc.Messageable, guild_id: int, question: str,
+                         history: list[Turn]) -> Answer | None:
+        """Answer in a thread or channel, streaming the draft into the reply; None on failure
+        (logged, and said in the channel)."""
+        reply: discord.Message | None = None
+
+        async def show(embeds: list[discord.Embed]) -> None:  # the first draft is sent, the rest edit it
+            nonlocal reply
+            if reply is None:
+                reply = await target.send(embeds=embeds, allowed_mentions=NO_PINGS)
+            else:
+                await reply.edit(embeds=embeds, allowed_mentions=NO_PINGS)
+
+        stream = self.answer_stream(show, question)
+        try:
+            async with target.typing():
+                answer = await self.ask_streamed(stream, guild_id, question, None, None, history)
+        except Exception:
+            log.exception("answering a mention failed (guild %s)", guild_id)
+            if not await self.replace_draft_with_error(stream):
+                await target.send(ERROR_TEXT, allowed_mentions=NO_PINGS)
+            return None
+        await self.deliver_answer(stream, target.send, answer)
+        return answer
+
+    async def _history(self, channel: discord.abc.Messageable, before: discord.Message) -> list[Turn]:
         """Earlier turns of a thread: remembered, or (after a restart) read back from Discord."""
-        if not isinstance(channel, discord.Thread):
+        if not isinstance(channel, discord.Thread) or self.user is None:
             return []
         if channel.id in self.conversations:
             return list(self.conversations[channel.id])
+        me = self.user.id
         turns: list[Turn] = []
         try:
             async for m in channel.history(limit=2 * self.config.history_turns, before=before):
                 text = m.content or (m.embeds[0].description if m.embeds else "") or ""
-                role = "bot" if m.author.id == self.user.id else "user"
-                text = re.sub(rf"<@!?{self.user.id}>", " ", text).strip()
+                role = "bot" if m.author.id == me else "user"
+                text = re.sub(rf"<@!?{me}>", " ", text).strip()
                 if text:
                     turns.append((role, text))
         except Exception:  # history is a nicety: without it the question is answered as it stands
@@ -305,7 +377,8 @@ class NewsdeskBot(discord.Client):
             if tries >= 3:  # failing every minute helps no one; tomorrow starts afresh
                 continue
             try:
-                channel = self.get_channel(cid) or await self.fetch_channel(cid)
+                # A briefing channel is a text channel (or a thread): both have a guild and send().
+                channel = cast(discord.TextChannel, self.get_channel(cid) or await self.fetch_channel(cid))
                 b = await self.run_core(self.core.briefing, channel.guild.id, day)
                 for part in briefing_messages(b.markdown):
                     await channel.send(part, allowed_mentions=NO_PINGS)

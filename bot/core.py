@@ -13,7 +13,8 @@ from collections.abc import Callable
 from datetime import date
 
 from rag.answer.pipeline import Answer, answer_question
-from rag.briefing.pipeline import Briefing, make_briefing
+from rag.briefing.pipeline import make_briefing
+from rag.briefing.results import Briefing
 from rag.components import Components
 from rag.search.filters import SearchFilters
 from rag.settings import Settings
@@ -58,11 +59,15 @@ class BotCore:
             return self._components[name]
 
     def ask(self, guild_id: int | None, question: str, source: str | None = None,
-            since: date | None = None, history: list[Turn] | None = None) -> Answer:
-        """Answer a question (a follow-up is first made standalone from the thread's turns)."""
+            since: date | None = None, history: list[Turn] | None = None,
+            on_token: Callable[[str], None] | None = None) -> Answer:
+        """Answer a question (a follow-up is first made standalone from the thread's turns). With
+        an LLM, `on_token` gets each piece of its text as it is written (in this thread); only the
+        answer itself is streamed, not the follow-up's rewrite."""
         c = self.components(guild_id)
         standalone = self.standalone_question(c, question, history or [])
-        answer = answer_question(c, standalone, filters=SearchFilters(source=source, since=since))
+        answer = answer_question(c, standalone, filters=SearchFilters(source=source, since=since),
+                                 on_token=on_token)
         if standalone != question:
             answer.question = question
             answer.warnings.insert(0, f"answered as: {standalone}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import time
 from datetime import datetime
 from types import SimpleNamespace
 
@@ -15,7 +16,8 @@ import discord
 import pytest
 from helpers import run_ingest, with_llm, write_article
 
-from bot.client import NO_PINGS, NewsdeskBot, command_specs
+from bot.caches import MAX_CONVERSATIONS, Cooldowns, LRUCache
+from bot.client import ERROR_TEXT, NO_PINGS, NewsdeskBot, command_specs
 from bot.config import BotConfig, BotConfigError, load_bot_config
 from bot.core import BotCore
 from bot.format import (
@@ -28,6 +30,7 @@ from bot.format import (
     pack_embeds,
     split_text,
 )
+from bot.streaming import DRAFT_MARK, AnswerStream, EditThrottle
 
 TOKEN = "MTAxMjM0NTY3ODkwMTIzNDU2Nzg5.GaBcDe.abcdefghijklmnopqrstuvwxyz012345"
 GUILD_A, GUILD_B = 111, 222
@@ -82,11 +85,15 @@ class Recorder:
     async def send(self, content=None, **kwargs):
         self.calls.append(("followup", {"content": content, **kwargs}))
 
+    async def edit_original_response(self, **kwargs):
+        self.calls.append(("edit", {**kwargs, "at": time.monotonic()}))
+
 
 def interaction(guild_id=GUILD_A, user_id=1, manage_guild=False, roles=()):
     rec = Recorder()
     user = SimpleNamespace(id=user_id, roles=[SimpleNamespace(id=900 + i, name=r) for i, r in enumerate(roles)])
     return SimpleNamespace(response=rec, followup=rec, guild_id=guild_id, user=user,
+                           edit_original_response=rec.edit_original_response,
                            permissions=discord.Permissions(manage_guild=manage_guild)), rec
 
 
@@ -241,10 +248,12 @@ def test_split_and_embed_limits():
     assert split_text(cited, 60) == ["Mr. Smith said the U.S. will act on the report soon. [1]",
                                      "The council agreed. [2][3] It votes in May. [4]"]
 
-    cit = {"n": 1, "source": "Outlet", "published": "2026-03-03", "title": "T" * 300,
-           "url": "https://e.example/a", "quote": "Q " * 700}
+    from rag.models import Citation
+
+    cit = Citation(n=1, article_id="a", source="Outlet", published="2026-03-03", title="T" * 300,
+                   url="https://e.example/a", path=None, quote="Q " * 700)
     answer = SimpleNamespace(question="Q?" * 200, answer=("A sentence that goes on. " * 400).strip(),
-                             answerable=True, citations=[{**cit, "n": i} for i in range(1, 41)],
+                             answerable=True, citations=[cit.renumbered(i) for i in range(1, 41)],
                              warnings=["w"])
     embeds = answer_embeds(answer)
     for e in embeds:
@@ -400,6 +409,250 @@ def test_slash_commands_sync_per_guild_in_development_else_globally(core):
     synced.clear()
     run(scenario([]))
     assert synced == ["global"]
+
+
+# --- streamed answers ---------------------------------------------------------------------------------
+
+LLM_ANSWER = ("Fourteen people were injured when the container ship struck the Harlow Street bridge [1]. "
+              "Mayor Ellen Ruiz said the bridge would stay closed for at least three weeks [1].")
+BRIDGE_QUESTION = "How many people were injured at the bridge?"
+
+
+def llm_core(core, sleep: float | None = 0.004) -> BotCore:
+    """A BotCore over the same collections whose LLM is LangChain's fake chat model, writing
+    LLM_ANSWER a character at a time (`sleep` seconds each). Not closed: it shares `core`'s
+    registry and store."""
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    fake = FakeListChatModel(responses=[LLM_ANSWER], sleep=sleep)
+    by_name = dict(core._components)  # the fixture's ingested collections, "alpha" and "beta"
+    config = BotConfig(**{**core.config.__dict__, "guild_collections": {GUILD_A: "alpha", GUILD_B: "beta"}})
+    return BotCore(core.settings, config, lambda s: with_llm(by_name[s.collection], fake))
+
+
+def as_dicts(embeds) -> list[dict]:
+    return [e.to_dict() for e in embeds]
+
+
+def drafts_grow(descriptions: list[str]) -> bool:
+    """Each draft is the one before it and more."""
+    texts = [d.removesuffix(DRAFT_MARK) for d in descriptions]
+    return all(a != b and b.startswith(a) for a, b in zip(texts, texts[1:]))
+
+
+def test_ask_streams_the_llm_answer_into_the_reply_then_shows_the_checked_answer(core):
+    streaming = llm_core(core)
+    bot = make_bot(streaming, cooldown=0)
+    bot.edit_interval = 0.1
+    expected = streaming.ask(GUILD_A, BRIDGE_QUESTION)  # the same answer, not streamed
+    assert expected.mode == "llm" and expected.answerable
+    inter, rec = interaction()
+    run(bot.tree.get_command("ask").callback(inter, question=BRIDGE_QUESTION))
+    assert rec.calls[0] == ("defer", {"thinking": True})
+    edits = [kw for name, kw in rec.calls if name == "edit"]
+    *drafts, final = edits
+    assert len(drafts) >= 2, "the answer was not shown as it was written"
+    descriptions = [d["embeds"][0].description for d in drafts]
+    assert all(d.endswith(DRAFT_MARK) for d in descriptions) and drafts_grow(descriptions)
+    assert LLM_ANSWER.startswith(descriptions[0].removesuffix(DRAFT_MARK))
+    # What stays is exactly the answer the bot posts without streaming: checked, with its sources.
+    groups = pack_embeds(answer_embeds(expected))
+    assert as_dicts(final["embeds"]) == as_dicts(groups[0])
+    followups = [kw for name, kw in rec.calls if name == "followup"]
+    assert [as_dicts(kw["embeds"]) for kw in followups] == [as_dicts(g) for g in groups[1:]]
+    assert "Coastal Times" in final["embeds"][0].fields[0].name
+    assert all(kw.get("allowed_mentions") is NO_PINGS for name, kw in rec.calls if name != "defer")
+    # The edit rate: no two edits of the reply closer than the interval, the final one included.
+    times = [e["at"] for e in edits]
+    assert all(b - a >= 0.09 for a, b in zip(times, times[1:])), times
+
+
+def test_without_an_llm_nothing_is_streamed_and_the_answer_is_sent_at_once(core):
+    bot = make_bot(core, cooldown=0)
+    inter, rec = interaction()
+    run(bot.tree.get_command("ask").callback(inter, question=BRIDGE_QUESTION))
+    assert [name for name, _ in rec.calls] == ["defer", "followup"]
+
+
+def test_a_failure_after_a_draft_replaces_the_draft_with_the_error(core, caplog):
+    streaming = llm_core(core)
+    bot = make_bot(streaming, cooldown=0)
+    bot.edit_interval = 0.05
+    real = streaming.ask
+
+    def failing_ask(*args, on_token=None, **kwargs):
+        for piece in ("Fourteen ", "people ", "were "):
+            on_token(piece)
+            time.sleep(0.08)
+        raise RuntimeError("disk on fire")
+
+    streaming.ask = failing_ask
+    try:
+        inter, rec = interaction()
+        run(bot.tree.get_command("ask").callback(inter, question=BRIDGE_QUESTION))
+    finally:
+        streaming.ask = real
+    edits = [kw for name, kw in rec.calls if name == "edit"]
+    assert edits[0]["embeds"][0].description.startswith("Fourteen")
+    assert edits[-1]["embeds"][0].description == ERROR_TEXT and not edits[-1]["embeds"][0].fields
+    assert "disk on fire" in caplog.text
+
+
+def test_edit_throttle_with_a_fake_clock():
+    now = [100.0]
+    throttle = EditThrottle(1.0, clock=lambda: now[0])
+    assert throttle.wait_time() == 0  # the first edit goes at once
+    throttle.mark()
+    now[0] += 0.25
+    assert throttle.wait_time() == pytest.approx(0.75)
+    now[0] += 0.75
+    assert throttle.wait_time() == 0
+
+
+def test_stream_edits_at_most_once_per_interval_with_a_fake_clock():
+    """Tokens arrive from a worker thread every 0.1 s (fake time) for 5 s; the reply is edited at
+    most once a second, each draft longer than the last, and the final edit waits its turn too."""
+    now = [0.0]
+    shown: list[tuple[float, str]] = []
+    producing = [True]
+
+    async def fake_sleep(seconds: float) -> None:
+        """Wait until the fake clock, moved on by the tokens' producer, reaches the end; once the
+        producer is done, time jumps there."""
+        end = now[0] + seconds
+        while now[0] < end:
+            if not producing[0]:
+                now[0] = end
+            await asyncio.sleep(0)
+
+    async def show(embeds) -> None:
+        shown.append((now[0], embeds[0].description))
+
+    async def scenario() -> bool:
+        stream = AnswerStream(show, "Q?", throttle=EditThrottle(1.0, clock=lambda: now[0]), sleep=fake_sleep)
+        stream.start()
+        loop = asyncio.get_running_loop()
+        for i in range(50):
+            await loop.run_in_executor(None, stream.on_token, f"word{i} ")  # from another thread
+            for _ in range(3):
+                await asyncio.sleep(0)
+            now[0] = round(now[0] + 0.1, 6)
+        producing[0] = False
+        return await stream.finish([discord.Embed(description="final")])
+
+    assert run(scenario()) is True
+    times = [t for t, _ in shown]
+    assert all(b - a >= 1.0 - 1e-9 for a, b in zip(times, times[1:])), times
+    assert 5 <= len(shown) <= 7, times  # about one a second over 5 s, plus the final edit
+    assert shown[-1][1] == "final" and drafts_grow([d for _, d in shown[:-1]])
+    assert shown[0][1] == "word0" + DRAFT_MARK  # the first draft is shown without waiting
+
+
+def test_stream_without_tokens_shows_nothing():
+    shown = []
+
+    async def show(embeds) -> None:
+        shown.append(embeds)
+
+    async def scenario() -> bool:
+        stream = AnswerStream(show, "Q?")
+        stream.start()
+        await asyncio.sleep(0)
+        return await stream.finish([discord.Embed(description="final")])
+
+    assert run(scenario()) is False and shown == []  # the caller sends the answer as usual
+
+
+def test_mention_answer_streams_into_the_thread_reply(core):
+    import discord.ext.test as dpytest
+    from discord.ext.test import callbacks
+
+    async def scenario():
+        streaming = llm_core(core)
+        bot = make_bot(streaming, cooldown=0, guild_collections={})
+        bot.edit_interval = 0.1
+        await bot._async_setup_hook()
+        dpytest.configure(bot, members=2)
+        _add_thread_support(bot)
+        bot._connection.loop = asyncio.get_running_loop()
+        guild = dpytest.get_config().guilds[0]
+        streaming.config.guild_collections[guild.id] = "alpha"
+        edits: list[dict] = []
+
+        async def on_edit(channel, message, fields):
+            edits.append(fields["params"].payload)
+
+        callbacks.set_callback(on_edit, "edit_message")
+        try:
+            expected = streaming.ask(guild.id, "How many people were injured at the bridge?")
+            await dpytest.message(f"<@{bot.user.id}> How many people were injured at the bridge?")
+            reply = dpytest.get_message()  # the first draft, then edited in place
+            assert isinstance(reply.channel, discord.Thread)
+            assert dpytest.verify().message().nothing(), "the answer was sent again, not edited in"
+            assert reply.embeds[0].description.endswith(DRAFT_MARK)
+            *drafts, final = edits
+            descriptions = [reply.embeds[0].description] + [d["embeds"][0]["description"] for d in drafts]
+            assert len(descriptions) >= 2 and drafts_grow(descriptions)
+            groups = pack_embeds(answer_embeds(expected))
+            assert len(groups) == 1 and final["embeds"] == as_dicts(groups[0])
+            stored = await reply.channel.fetch_message(reply.id)
+            assert as_dicts(stored.embeds) == as_dicts(groups[0])
+            assert all(e.get("allowed_mentions") == {"parse": []} for e in edits)
+            # The thread remembers the checked answer, not the draft.
+            assert bot.conversations[reply.channel.id][-1] == ("bot", expected.answer)
+        finally:
+            callbacks.remove_callback("edit_message")
+            streaming.config.guild_collections.pop(guild.id, None)
+            await dpytest.empty_queue()
+
+    run(scenario())
+
+
+# --- bounded caches -----------------------------------------------------------------------------------
+
+
+def test_lru_cache_keeps_the_most_recently_used():
+    cache: LRUCache[int, str] = LRUCache(3)
+    for i in range(3):
+        cache[i] = str(i)
+    assert cache[0] == "0"  # a read makes 0 the newest
+    cache[3] = "3"
+    assert list(cache) == [2, 0, 3] and 1 not in cache
+    assert cache.setdefault(4, "4") == "4" and len(cache) == 3 and 2 not in cache
+    assert 0 in cache and list(cache)[0] == 0, "a membership test is not a use"
+    del cache[0]
+    assert list(cache) == [3, 4]
+    with pytest.raises(ValueError):
+        LRUCache(0)
+
+
+def test_cooldowns_expire_and_are_capped():
+    now = [0.0]
+    cd: Cooldowns[tuple[int, str]] = Cooldowns(maxsize=3, clock=lambda: now[0])
+    assert cd.wait_left((1, "ask"), 10) == 0
+    now[0] = 4
+    assert cd.wait_left((1, "ask"), 10) == pytest.approx(6)
+    assert cd.wait_left((2, "ask"), 10) == 0
+    now[0] = 10.5  # user 1's cooldown is over: its entry is dropped when anyone is checked
+    assert cd.wait_left((3, "ask"), 10) == 0
+    assert (1, "ask") not in cd and len(cd) == 2
+    for user in (4, 5):  # beyond the cap the oldest entry goes
+        assert cd.wait_left((user, "ask"), 10) == 0
+    assert len(cd) == 3 and (2, "ask") not in cd
+    now[0] = 100
+    assert cd.wait_left((9, "ask"), 10) == 0 and len(cd) == 1
+    assert cd.wait_left((9, "ask"), 0) == 0 and len(cd) == 0  # no cooldown: nothing is kept
+
+
+def test_the_bot_bounds_its_conversations_and_cooldowns(core):
+    bot = make_bot(core, cooldown=30)
+    assert isinstance(bot.conversations, LRUCache) and bot.conversations.maxsize == MAX_CONVERSATIONS
+    for thread_id in range(MAX_CONVERSATIONS + 5):
+        bot.conversations[thread_id] = [("user", "q")]
+    assert len(bot.conversations) == MAX_CONVERSATIONS and 0 not in bot.conversations
+    assert bot.cooldown_left(7, "ask") == 0 and bot.cooldown_left(7, "ask") > 29
+    bot.cooldowns.clock = lambda: time.monotonic() + 31  # the cooldown has passed
+    assert bot.cooldown_left(8, "ask") == 0 and (7, "ask") not in bot.cooldowns
 
 
 # --- settings and --check ---------------------------------------------------------------------------
