@@ -4,6 +4,11 @@ from __future__ import annotations
 
 UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
+# How much of the start of an input is looked at for signs of binary content: 8 KiB, about the size of
+# git's own check (a NUL byte in the first 8,000 bytes). A binary file shows a NUL byte or its magic
+# number that early, and a streamed .jsonl need read no more than this before its first record.
+BINARY_SNIFF_BYTES = 8192
+
 _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"PK\x03\x04", b"GIF8", b"\xff\xd8\xff", b"\x7fELF")
 
 
@@ -18,7 +23,7 @@ def decode_bytes(data: bytes, what: str = "file") -> str:
             return data.decode("utf-16")
         except UnicodeDecodeError:
             raise LoadError(f"undecodable text: invalid UTF-16 in {what}") from None
-    refuse_binary(data[:8192], what)
+    refuse_binary(data[:BINARY_SNIFF_BYTES], what)
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rag.ingest.decoding import LoadError
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    import httpx
 
 
 class Fetcher:
@@ -17,13 +21,16 @@ class Fetcher:
     def __init__(self, settings: Settings, url_guard: Callable[[str], None] | None = None):
         self.settings = settings
         self.url_guard = url_guard
-        self._client = None
+        self._client: httpx.Client | None = None
 
-    def _http(self):
+    def _http(self) -> httpx.Client:
         if self._client is None:
             import httpx
 
-            hooks = {"request": [lambda request: self.url_guard(str(request.url))]} if self.url_guard else {}
+            hooks: dict[str, list[Callable[[httpx.Request], None]]] = {}
+            if self.url_guard:
+                guard = self.url_guard
+                hooks["request"] = [lambda request: guard(str(request.url))]
             self._client = httpx.Client(
                 timeout=self.settings.http_timeout,
                 follow_redirects=True,

@@ -28,16 +28,26 @@ FIELD_GROUPS = {"title": TITLE_FIELDS, "source": SOURCE_FIELDS, "author": AUTHOR
 
 MIN_ARTICLE_CHARS = 40  # less than this after extraction is no article
 
+# A title made from an article's first sentence is cut to the length of a long headline; past
+# about 100 characters a first sentence reads as text, not as a title.
+MADE_TITLE_MAX_CHARS = 100
 
-def first_sentence_title(text: str, limit: int = 100) -> str:
+# The first sentence is looked for in the article's first 2,000 characters only: splitting a whole
+# article into sentences would cost more, and a first sentence longer than that is cut to
+# MADE_TITLE_MAX_CHARS anyway.
+FIRST_SENTENCE_SCAN_CHARS = 2000
+
+
+def first_sentence_title(text: str, limit: int = MADE_TITLE_MAX_CHARS) -> str:
     """A title made from the first sentence, for articles that have none."""
-    spans = split_sentences(text[:2000])
+    spans = split_sentences(text[:FIRST_SENTENCE_SCAN_CHARS])
     title = text[spans[0][0]:spans[0][1]] if spans else text[:limit]
     title = " ".join(title.split())
     return title if len(title) <= limit else title[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def first_field(record: dict[str, Any], fields: Iterable[str]) -> Any:
+    """The value of the first of `fields` that the record has and that is not empty."""
     for name in fields:
         value = record.get(name)
         if value not in (None, "", [], {}):
@@ -46,6 +56,7 @@ def first_field(record: dict[str, Any], fields: Iterable[str]) -> Any:
 
 
 def as_name(value: Any) -> str | None:
+    """A one-line name from a string, a {"name": ...} object or a list of them; None if empty."""
     if value is None:
         return None
     if isinstance(value, dict):

@@ -29,6 +29,6 @@ def refuse_private_address(url: str) -> None:
     except OSError:
         raise PrivateAddressError(f"cannot resolve {host}") from None
     for info in infos:
-        ip = ipaddress.ip_address(info[4][0].split("%")[0])
+        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])  # "fe80::1%eth0": no zone
         if not ip.is_global:
             raise PrivateAddressError(f"{host} is a private or local address; only public sites are fetched")

@@ -1,40 +1,153 @@
-"""Loaders: turn files, folders, URLs and feeds into `Article`s, or `LoadFailure`s with a reason.
+"""The loader: turns files, folders, URLs and feeds into `Article`s, or `LoadFailure`s with a reason.
 
-Every loader yields; nothing reads a whole JSONL corpus into memory.
+A file goes to its format's module by its suffix (`FILE_HANDLERS`), a URL by the content type it is
+served with. The format modules parse; the loader reads files under a size cap and checks every
+article against NEWSDESK_MAX_ARTICLE_CHARS. Every loader yields; nothing reads a whole JSONL corpus
+into memory.
 """
 
 from __future__ import annotations
 
-import json
-import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from rag.ingest.decoding import UTF16_BOMS, LoadError, decode_bytes, refuse_binary
+from rag.ingest.decoding import LoadError, decode_bytes
+from rag.ingest.feeds import feed_articles, looks_like_feed
 from rag.ingest.fetch import Fetcher
-from rag.ingest.fields import as_name, first_sentence_title
-from rag.ingest.html_pages import html_fragment_to_text, html_to_article
-from rag.ingest.records import record_to_article
+from rag.ingest.html_pages import html_to_article
+from rag.ingest.json_files import json_document_articles, jsonl_articles
 from rag.ingest.text_files import parse_text_article
 from rag.models import Article, LoadFailure
 from rag.settings import Settings
-from rag.text.dates import parse_date
 
-log = logging.getLogger(__name__)
+# Size caps on reading a file, in bytes, from the article limit (NEWSDESK_MAX_ARTICLE_CHARS, in
+# characters). A file over its cap is refused unread ("file too large"); a file under it can still
+# hold an article too long, which the character check after parsing refuses.
 
-TEXT_SUFFIXES = {".txt", ".md", ".markdown", ".text"}
+# UTF-8 takes at most 4 bytes a character (UTF-16 2 or 4), so a text file over 4 bytes for each
+# character allowed holds more text than an article may have (its front matter aside).
+MAX_BYTES_PER_CHAR = 4
 
-HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+# An HTML page is its article text plus markup (tags, scripts, styles, navigation), which commonly
+# outweighs the text several times over. 8 bytes for each character allowed is twice the text's
+# worst case: for a page in English (a byte a character) it leaves room for markup seven times the
+# size of an article at the limit. A generous allowance, not a measurement; feed files, whose
+# entries carry HTML, get it too.
+HTML_BYTES_PER_CHAR = 8
 
-JSON_SUFFIXES = {".json"}
+# A .json document holds a whole corpus, not one article, so its cap is the larger of a text file's
+# (MAX_BYTES_PER_CHAR) and 1 GiB; json.loads holds all of it in memory at once, which this bounds.
+# A corpus larger than that belongs in a .jsonl file, which is streamed and has no cap.
+JSON_FILE_MIN_CAP = 1 << 30
 
-JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+# A feed file holds many entries, so its cap is the larger of an HTML page's (HTML_BYTES_PER_CHAR)
+# and 50 MB, far above real feeds (kilobytes to a few megabytes); feedparser parses the whole
+# document in memory, which this bounds.
+FEED_FILE_MIN_CAP = 50_000_000
 
-FEED_SUFFIXES = {".xml", ".rss", ".atom"}
 
-SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | JSONL_SUFFIXES | FEED_SUFFIXES
+@dataclass(frozen=True)
+class _File:
+    """One input file, as a format handler sees it."""
+
+    path: Path
+    origin: str  # the input as given: the origin of its articles and failures
+    resolved: str  # its absolute path: the path its articles keep
+    max_chars: int  # the article limit, NEWSDESK_MAX_ARTICLE_CHARS
+    fetcher: Fetcher  # for the pages a feed's entries link to
+
+    def read_text(self, max_bytes: int) -> str:
+        """The file's text, refused when over `max_bytes`, empty, binary or undecodable."""
+        with self.path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise LoadError(f"file too large: over {max_bytes:,} bytes (NEWSDESK_MAX_ARTICLE_CHARS)")
+        text = decode_bytes(data)
+        if not text.strip():
+            raise LoadError("empty file")
+        return text
+
+
+FileHandler = Callable[[_File], Iterator[Article | LoadFailure]]
+
+
+def _text_file(file: _File, markdown: bool) -> Iterator[Article | LoadFailure]:
+    art = parse_text_article(file.read_text(file.max_chars * MAX_BYTES_PER_CHAR), file.origin, markdown)
+    art.path = file.resolved
+    yield art
+
+
+def _plain_text_file(file: _File) -> Iterator[Article | LoadFailure]:
+    yield from _text_file(file, markdown=False)
+
+
+def _markdown_file(file: _File) -> Iterator[Article | LoadFailure]:
+    yield from _text_file(file, markdown=True)
+
+
+def _html_file(file: _File) -> Iterator[Article | LoadFailure]:
+    art = html_to_article(file.read_text(file.max_chars * HTML_BYTES_PER_CHAR), file.origin)
+    art.path = file.resolved
+    yield art
+
+
+def _json_file(file: _File) -> Iterator[Article | LoadFailure]:
+    raw = file.read_text(max(file.max_chars * MAX_BYTES_PER_CHAR, JSON_FILE_MIN_CAP))
+    yield from json_document_articles(raw, file.origin, file.resolved)
+
+
+def _jsonl_file(file: _File) -> Iterator[Article | LoadFailure]:
+    yield from jsonl_articles(file.path, file.origin, file.resolved)
+
+
+def _feed_file(file: _File) -> Iterator[Article | LoadFailure]:
+    # Read as text, not handed to feedparser as it is, for the same empty, binary and size checks.
+    raw = file.read_text(max(file.max_chars * HTML_BYTES_PER_CHAR, FEED_FILE_MIN_CAP))
+    yield from feed_articles(raw.encode("utf-8"), file.origin, file.resolved, file.fetcher)
+
+
+# Each supported suffix (lower case) and the handler that loads a file of it. Only .txt is plain
+# text; the other text suffixes are read as Markdown (a "# heading" line is the title).
+FILE_HANDLERS: dict[str, FileHandler] = {
+    ".txt": _plain_text_file,
+    ".md": _markdown_file,
+    ".markdown": _markdown_file,
+    ".text": _markdown_file,
+    ".html": _html_file,
+    ".htm": _html_file,
+    ".xhtml": _html_file,
+    ".json": _json_file,
+    ".jsonl": _jsonl_file,
+    ".ndjson": _jsonl_file,
+    ".xml": _feed_file,
+    ".rss": _feed_file,
+    ".atom": _feed_file,
+}
+
+
+def _suffixes(*handlers: FileHandler) -> frozenset[str]:
+    return frozenset(suffix for suffix, handler in FILE_HANDLERS.items() if handler in handlers)
+
+
+TEXT_SUFFIXES = _suffixes(_plain_text_file, _markdown_file)
+
+HTML_SUFFIXES = _suffixes(_html_file)
+
+JSON_SUFFIXES = _suffixes(_json_file)
+
+JSONL_SUFFIXES = _suffixes(_jsonl_file)
+
+FEED_SUFFIXES = _suffixes(_feed_file)
+
+SUPPORTED_SUFFIXES = frozenset(FILE_HANDLERS)
+
+_HTTP_URL = re.compile(r"^https?://", re.I)
+
+_OTHER_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+
+_FEED_CONTENT_TYPES = ("rss", "atom", "xml")  # any content type that names one of these
 
 
 class Loader:
@@ -47,16 +160,17 @@ class Loader:
     def load(self, inputs: Iterable[str]) -> Iterator[Article | LoadFailure]:
         """Articles and failures from every input, in order."""
         for item in inputs:
-            if re.match(r"^https?://", item, re.I):
-                yield from self._guard(item, self._load_url, item)
-            elif re.match(r"^[a-z][a-z0-9+.-]*://", item, re.I):
+            if _HTTP_URL.match(item):
+                yield from self._guard(item, self._load_url(item))
+            elif _OTHER_URL.match(item):
                 yield LoadFailure(item, "unsupported URL scheme (use http:// or https://)")
             else:
                 yield from self._load_path(Path(item).expanduser(), item)
 
-    def _guard(self, origin: str, fn, *args) -> Iterator[Article | LoadFailure]:
+    def _guard(self, origin: str, items: Iterator[Article | LoadFailure]) -> Iterator[Article | LoadFailure]:
+        """`items` with each article checked, and a failure of `origin` for what stops them."""
         try:
-            for art in fn(*args):
+            for art in items:
                 if isinstance(art, Article):
                     art = self._checked(art)
                 yield art
@@ -101,166 +215,27 @@ class Loader:
         if suffix not in SUPPORTED_SUFFIXES:
             yield LoadFailure(origin, f"unsupported file type {suffix or '(none)'}")
             return
-        yield from self._guard(origin, self._load_file, path, origin)
-
-    def _read_text(self, path: Path, limit: int) -> str:
-        with path.open("rb") as fh:
-            data = fh.read(limit + 1)
-        if len(data) > limit:
-            raise LoadError(f"file too large: over {limit:,} bytes (NEWSDESK_MAX_ARTICLE_CHARS)")
-        text = decode_bytes(data)
-        if not text.strip():
-            raise LoadError("empty file")
-        return text
+        yield from self._guard(origin, self._load_file(path, origin))
 
     def _load_file(self, path: Path, origin: str) -> Iterator[Article | LoadFailure]:
-        suffix = path.suffix.lower()
-        resolved = str(path.resolve())
-        limit = self.settings.max_article_chars
-        if suffix in JSONL_SUFFIXES:
-            yield from self._load_jsonl(path, origin, resolved)
-            return
-        if suffix in TEXT_SUFFIXES:
-            art = parse_text_article(self._read_text(path, limit * 4), origin, suffix != ".txt")
-        elif suffix in HTML_SUFFIXES:
-            art = html_to_article(self._read_text(path, limit * 8), origin)
-        elif suffix in JSON_SUFFIXES:
-            yield from self._load_json(self._read_text(path, max(limit * 4, 1 << 30)), origin, resolved)
-            return
-        else:
-            raw = self._read_text(path, max(limit * 8, 50_000_000))  # empty/binary/size checks
-            yield from self._load_feed(raw.encode("utf-8"), origin, resolved)
-            return
-        art.path = resolved
-        yield art
-
-    def _load_json(self, raw: str, origin: str, path: str | None) -> Iterator[Article | LoadFailure]:
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise LoadError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
-        if isinstance(data, dict):
-            for key in ("articles", "items", "data", "documents", "results"):
-                if isinstance(data.get(key), list):
-                    data = data[key]
-                    break
-        records = data if isinstance(data, list) else [data]
-        if not records:
-            raise LoadError("JSON holds no articles")
-        for n, record in enumerate(records):
-            where = f"{origin}[{n}]" if isinstance(data, list) else origin
-            locator = f"{path or origin}[{n}]" if isinstance(data, list) else None
-            yield from self._record(record, where, path, locator)
-
-    def _record(self, record: Any, where: str, path: str | None,
-                locator: str | None) -> Iterator[Article | LoadFailure]:
-        try:
-            art = record_to_article(record, where)
-        except LoadError as exc:
-            yield LoadFailure(where, str(exc))
-            return
-        art.path = path
-        art.locator = locator
-        yield self._checked(art)
-
-    def _load_jsonl(self, path: Path, origin: str, resolved: str) -> Iterator[Article | LoadFailure]:
-        seen_any = False
-        with path.open("rb") as fh:
-            # A binary file fails once, not once per "line". Only a check for binary content: a
-            # decode of the first 8 KB could cut a multi-byte character and fail a good file.
-            head = fh.read(8192)
-            if head.startswith(UTF16_BOMS):
-                raise LoadError("UTF-16 .jsonl is not supported; save it as UTF-8")
-            refuse_binary(head)
-            fh.seek(0)
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                seen_any = True
-                where = f"{origin}:{lineno}"
-                try:
-                    record = json.loads(decode_bytes(line, "line"))
-                except LoadError as exc:
-                    yield LoadFailure(where, str(exc))
-                    continue
-                except json.JSONDecodeError as exc:
-                    yield LoadFailure(where, f"malformed JSON on line {lineno}: {exc.msg} (column {exc.colno})")
-                    continue
-                yield from self._record(record, where, resolved, f"{resolved}:{lineno}")
-        if not seen_any:
-            raise LoadError("empty file")
+        file = _File(path, origin, str(path.resolve()), self.settings.max_article_chars, self.fetcher)
+        yield from FILE_HANDLERS[path.suffix.lower()](file)
 
     def _load_url(self, url: str) -> Iterator[Article | LoadFailure]:
+        """The article or articles at a URL, by the content type it is served with (a feed is a
+        feed whatever its type)."""
         body, ctype, final_url = self.fetcher.get(url)
         if not body.strip():
             raise LoadError("empty response")
-        if "html" in ctype and not _looks_like_feed(body):
-            art = html_to_article(decode_bytes(body, "page"), url, final_url)
-            yield art
-        elif any(t in ctype for t in ("rss", "atom", "xml")) or _looks_like_feed(body):
-            yield from self._load_feed(body, url, None)
+        if "html" in ctype and not looks_like_feed(body):
+            yield html_to_article(decode_bytes(body, "page"), url, final_url)
+        elif any(t in ctype for t in _FEED_CONTENT_TYPES) or looks_like_feed(body):
+            yield from feed_articles(body, url, None, self.fetcher)
         elif "json" in ctype:
-            yield from self._load_json(decode_bytes(body, "response"), final_url, None)
+            yield from json_document_articles(decode_bytes(body, "response"), final_url, None)
         elif ctype.startswith("text/"):
             art = parse_text_article(decode_bytes(body, "response"), url, ctype == "text/markdown")
             art.url = art.url or final_url
             yield art
         else:
             raise LoadError(f"unsupported content type {ctype or '(none)'}")
-
-    def _load_feed(self, body: bytes, origin: str, path: str | None) -> Iterator[Article | LoadFailure]:
-        import feedparser
-
-        feed = feedparser.parse(body)
-        if not feed.entries:
-            problem = getattr(feed, "bozo_exception", None)
-            raise LoadError("not an RSS/Atom feed with entries" + (f": {problem}" if problem else ""))
-        outlet = as_name(feed.feed.get("title"))
-        for n, entry in enumerate(feed.entries):
-            where = f"{origin}#{n + 1}"
-            link = entry.get("link")
-            try:
-                art = self._feed_entry(entry, where, link)
-            except LoadError as exc:
-                yield LoadFailure(where, str(exc))
-                continue
-            art.source = outlet or art.source
-            art.path = path
-            art.given_id = as_name(entry.get("id")) if not link else None
-            art.locator = f"{path or origin}#{n + 1}"
-            yield self._checked(art)
-
-    def _feed_entry(self, entry: Any, where: str, link: str | None) -> Article:
-        # The date as the publisher wrote it (its own time zone), as for a JSON record; the
-        # *_parsed values are converted to UTC and can move an evening story to the next day.
-        published = (parse_date(entry.get("published")) or parse_date(entry.get("updated"))
-                     or parse_date(entry.get("published_parsed") or entry.get("updated_parsed")))
-        title = as_name(entry.get("title"))
-        full: Article | None = None
-        if link and re.match(r"^https?://", link):
-            try:
-                body, ctype, final_url = self.fetcher.get(link)
-                if "html" in ctype:
-                    full = html_to_article(decode_bytes(body, "page"), where, final_url)
-            except LoadError as exc:
-                log.info("%s: full text unavailable (%s); using the feed's content", link, exc)
-        if full is None:
-            content = ""
-            if entry.get("content"):
-                content = entry.content[0].get("value", "")
-            content = content or entry.get("summary", "") or entry.get("description", "")
-            text = html_fragment_to_text(content)
-            if not text.strip():
-                raise LoadError("feed entry has no text and its link gave none")
-            full = Article(text=text, title=title or first_sentence_title(text), origin=where)
-        full.title = title or full.title
-        full.url = link or full.url
-        full.published = published or full.published
-        full.author = as_name(entry.get("author")) or full.author
-        return full
-
-
-def _looks_like_feed(body: bytes) -> bool:
-    head = body[:1024].lstrip().lower()
-    return head.startswith(b"<?xml") and (b"<rss" in head or b"<feed" in head or b"<rdf" in head) \
-        or head.startswith((b"<rss", b"<feed"))
