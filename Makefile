@@ -8,7 +8,7 @@ DEMO_DATA := .demo-data
 # the figures in benchmarks/README.md) ~70 min (ingest estimated, the questions measured: 33 min).
 BENCH_ARTICLES ?= 400
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test test-fast lint bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,8 +54,13 @@ demo: $(VENV)/.installed
 	@echo "Try: $(BIN)/newsdesk ask \"What does Iran supply to Russia?\" --data-dir $(DEMO_DATA)"
 	@echo "     $(BIN)/newsdesk summarize --topic \"North Korean ammunition\" --data-dir $(DEMO_DATA)"
 
-test: $(VENV)/.installed-test
+test: lint
 	$(BIN)/python -m pytest
+
+# Logic tests only, in about a minute: a hashing stand-in for the embedding model (tests/fakes.py);
+# tests marked `model` or `slow` are skipped. `make test` is what CI and a change are judged by.
+test-fast: $(VENV)/.installed-test
+	NEWSDESK_TEST_FAST=1 $(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/seed_qa.py
@@ -65,6 +70,8 @@ bench: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check rag bot prompts tests benchmarks
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) $(DEMO_DATA) .pytest_cache .ruff_cache dist build

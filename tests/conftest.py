@@ -22,9 +22,28 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
 
 
+# `make test-fast` sets this: logic tests run with a hashing embedder instead of the model, and
+# tests marked `model` (they need the real model's semantics) or `slow` are skipped.
+FAST = os.environ.get("NEWSDESK_TEST_FAST") == "1"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not FAST:
+        return
+    skip = pytest.mark.skip(reason="make test-fast: needs the real embedding model or real processes (make test)")
+    for item in items:
+        if item.get_closest_marker("model") or item.get_closest_marker("slow"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def embedder():
-    """The real packaged all-MiniLM-L6-v2, loaded once for the whole run."""
+    """The real packaged all-MiniLM-L6-v2, loaded once for the whole run (a hashing stand-in
+    under `make test-fast`)."""
+    if FAST:
+        from fakes import HashingEmbedder
+
+        return HashingEmbedder()
     from rag.store.embeddings import build_embedder
 
     emb = build_embedder()

@@ -39,6 +39,7 @@ def assert_contract(c, answer) -> None:
     assert_cited(c, answer.answer, answer.citations)
 
 
+@pytest.mark.model  # needs the real model: which sentences mean the same
 def test_seed_questions_extractive(seed_index):
     """Single-fact questions get the fact and cite the article that holds it."""
     correct, failures = 0, []

@@ -326,6 +326,7 @@ def _add_thread_support(bot) -> None:
     http.start_thread_with_message = start_thread_with_message
 
 
+@pytest.mark.model  # needs the real model: which sentences mean the same
 def test_mentions_open_a_thread_and_follow_ups_use_its_history(core):
     import discord.ext.test as dpytest
 

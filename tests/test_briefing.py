@@ -104,6 +104,7 @@ def assert_story_cited(c, story):
     assert_cited(c, story.summary + " ".join(story.differences), story.citations)
 
 
+@pytest.mark.model  # needs the real model: which sentences mean the same
 def test_stories_group_same_news_and_keep_others_apart(news):
     c, ids = news
     b = make_briefing(c, date.fromisoformat(DAY), date.fromisoformat(DAY))
@@ -123,6 +124,7 @@ def test_stories_group_same_news_and_keep_others_apart(news):
         assert_story_cited(c, story)
 
 
+@pytest.mark.model  # needs the real model: which sentences mean the same
 def test_differences_name_figures_and_opinion(news):
     c, ids = news
     b = make_briefing(c, date.fromisoformat(DAY), date.fromisoformat(DAY))
@@ -189,6 +191,7 @@ def test_llm_briefing_with_a_fake_model_is_cited(news):
     assert any("removed citation [99]" in w for w in b.warnings)
 
 
+@pytest.mark.model  # needs the real model: which sentences mean the same
 def test_an_uncited_llm_story_is_not_an_llm_failure(news):
     """One story whose LLM summary cites nothing falls back alone: later stories still ask the
     LLM and the briefing is saved. An unreachable LLM is a failure: asked once, nothing saved."""

@@ -199,7 +199,8 @@ class ExtractiveAnswerer:
             if _DANGLING.match(text):  # "Since then, …" makes no sense without what came before
                 continue
             chosen.append(cand)
-        parts, quotes = [], {}
+        parts: list[str] = []
+        quotes: dict[int, str] = {}
         for sent in sorted(chosen, key=lambda x: (x.passage_index, x.start)):
             p = passages[sent.passage_index]
             article = self._article(p)

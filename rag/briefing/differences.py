@@ -45,6 +45,14 @@ def differences(records: list[ArticleRecord], texts: dict[str, str],
                 embed: Callable[[list[str]], np.ndarray], max_figures: int = 2) -> list[Finding]:
     """Opinion pieces, and sentences of different outlets that report the same fact with
     different figures."""
+    findings = _opinion_findings(records, texts)
+    if len({_outlet(r) if r.source else r.article_id for r in records}) < 2:
+        return findings
+    return findings + _figure_findings(records, texts, embed, max_figures, len(findings))
+
+
+def _opinion_findings(records: list[ArticleRecord], texts: dict[str, str]) -> list[Finding]:
+    """An opinion piece among the story's articles, each quoted by its most opinionated sentence."""
     from rag.text.sentences import split_sentences
 
     findings: list[Finding] = []
@@ -63,8 +71,16 @@ def differences(records: list[ArticleRecord], texts: dict[str, str],
             f"Opinion rather than reporting: {_short(_outlet(rec))}'s “{_short(rec.title, 200)}” ({why}), "
             f"e.g. “{_short(text[s:e])}” [1]",
             [(rec.article_id, s, e)]))
-    if len({_outlet(r) if r.source else r.article_id for r in records}) < 2:
-        return findings
+    return findings
+
+
+def _figure_findings(records: list[ArticleRecord], texts: dict[str, str], embed: Callable[[list[str]], np.ndarray],
+                     max_figures: int, already: int) -> list[Finding]:
+    """Sentences of different outlets that report the same fact with different figures; at most
+    `max_figures`, and no more than `max_figures + 5` findings with the `already` found."""
+    from rag.text.sentences import split_sentences
+
+    findings: list[Finding] = []
     sents: list[tuple[ArticleRecord, int, int, str, dict[str, set[str]]]] = []
     for rec in records:
         text = texts.get(rec.article_id, "")
@@ -90,7 +106,7 @@ def differences(records: list[ArticleRecord], texts: dict[str, str],
             pairs.append((float(sim[i, j]), i, j))
     used: set[int] = set()
     for _, i, j in sorted(pairs, reverse=True):
-        if len(findings) >= max_figures + 5 or i in used or j in used:
+        if already + len(findings) >= max_figures + 5 or i in used or j in used:
             continue
         used.update((i, j))
         a, b = sents[i], sents[j]

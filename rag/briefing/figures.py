@@ -42,7 +42,7 @@ def figures(sentence: str) -> dict[str, set[str]]:
         if not re.fullmatch(r"(19|20)\d\d", value):
             add(value, m.end())
     for m in _WORD_NUMBER.finditer(sentence):
-        tens, unit, single, scale = (g.lower() if g else None for g in m.groups())
+        tens, unit, single, scale_word = (g.lower() if g else "" for g in m.groups())
         n = (_TENS.index(tens) + 2) * 10 + (_UNITS.index(unit) if unit else 0) if tens else _UNITS.index(single)
-        add(f"{n}e{_SCALE[scale]}" if scale else str(n), m.end())
+        add(f"{n}e{_SCALE[scale_word]}" if scale_word else str(n), m.end())
     return found

@@ -189,6 +189,11 @@ def summarize_story(c: Components, story: StoryCluster, info: dict[str, WindowAr
     return story_entry, mode, warnings
 
 
+def _relabel(text: str, numbers: dict[int, int]) -> str:
+    """`text` with each [k] marker as [numbers[k]]."""
+    return _MARKER.sub(lambda m: f"[{numbers[int(m.group(1))]}]", text)
+
+
 def _merge_findings(summary: str, citations: list[Citation], found: list[Finding], records: list[ArticleRecord],
                     full: dict[str, str], texts) -> tuple[list[str], list[Citation]]:
     """Differences renumbered after the summary's citations, all through the citation check."""
@@ -199,7 +204,7 @@ def _merge_findings(summary: str, citations: list[Citation], found: list[Finding
     quotes: dict[int, str] = {}
     parts = []
     for f in found:
-        local = {}
+        local: dict[int, int] = {}
         for k, (aid, s, e) in enumerate(f.quotes, 1):
             rec = by_id[aid]
             passages.append(Passage(chunk_id=f"{aid}:{s}", article_id=aid, title=rec.title, source=rec.source,
@@ -207,7 +212,7 @@ def _merge_findings(summary: str, citations: list[Citation], found: list[Finding
                                     text=full[aid][s:e], score=0.0, start=s, end=e))
             local[k] = len(passages)
             quotes[len(passages)] = full[aid][s:e]
-        parts.append(_MARKER.sub(lambda m, local=local: f"[{local[int(m.group(1))]}]", f.text))
+        parts.append(_relabel(f.text, local))
     checked = check_segments(parts, passages, texts, quotes)
     merged = list(citations)
     known = {(cit.article_id, cit.quote): cit.n for cit in citations}

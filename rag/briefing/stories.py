@@ -103,7 +103,9 @@ def cluster(ids: list[str], sim: np.ndarray, threshold: float) -> list[list[str]
         i, j = np.unravel_index(np.argmax(sim), sim.shape)
         if sim[i, j] < threshold:
             break
-        ni, nj = len(groups[i]), len(groups[j])
+        gi, gj = groups[i], groups[j]
+        assert gi is not None and gj is not None  # a merged-away group's row is -inf, never the max
+        ni, nj = len(gi), len(gj)
         # Lance-Williams update for average linkage: the mean similarity of the merged group.
         merged = (ni * sim[i] + nj * sim[j]) / (ni + nj)
         sim[i, :] = merged
@@ -111,7 +113,7 @@ def cluster(ids: list[str], sim: np.ndarray, threshold: float) -> list[list[str]
         sim[i, i] = -np.inf
         sim[j, :] = -np.inf
         sim[:, j] = -np.inf
-        groups[i] = groups[i] + groups[j]
+        groups[i] = gi + gj
         groups[j] = None
     return [g for g in groups if g]
 

@@ -63,7 +63,7 @@ def summarize(target: str | None, topic: str | None, since: date | None, until: 
                     "ingested path or URL (see `newsdesk articles`), or ingest it first")
             result = summarize_article(c, record)
         else:
-            result = summarize_topic(c, topic, SearchFilters(source=source, since=since, until=until), k)
+            result = summarize_topic(c, topic or "", SearchFilters(source=source, since=since, until=until), k)
     result.warnings = empty + result.warnings
     c.close()
     if as_json:

@@ -317,6 +317,8 @@ def remove_article(components: Components, article_id: str) -> list[str]:
     # indexed original and the others point at it.
     for dup in dups:
         full = registry.get(dup.article_id, with_text=True)
+        if full is None:  # removed meanwhile by another process: nothing to re-index
+            continue
         ingestor.add(article_from_record(full), force=True, article_id=full.article_id)
         ingestor.flush()
     return [d.article_id for d in dups]

@@ -22,7 +22,7 @@ def late_interaction(c: Components, query: str, ranked: dict[str, float], rows: 
     vector blurs which words matched; this scores each question word against its best match in
     context, with the same model (no other is packaged)."""
     token_vectors = getattr(c.embedder, "token_vectors", None)
-    top = sorted(ranked, key=ranked.get, reverse=True)[:config.rerank_depth]
+    top = sorted(ranked, key=lambda cid: ranked[cid], reverse=True)[:config.rerank_depth]
     if token_vectors is None or len(top) < 2:
         return
     try:
@@ -33,7 +33,7 @@ def late_interaction(c: Components, query: str, ranked: dict[str, float], rows: 
     if not len(question):
         return
     late = {cid: maxsim(question, tokens) for cid, tokens in zip(top, passages)}
-    for rank, cid in enumerate(sorted(top, key=late.get, reverse=True)):
+    for rank, cid in enumerate(sorted(top, key=lambda cid: late[cid], reverse=True)):
         ranked[cid] += config.rerank_weight / (config.rrf_k + rank + 1)
 
 

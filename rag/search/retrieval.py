@@ -96,7 +96,7 @@ def retrieve(c: Components, query: str, k: int = 5, filters: SearchFilters | Non
                 ranked[cid] += bonus
     if config.mode == "hybrid" and config.rerank_depth > 1:
         late_interaction(c, query, ranked, rows, config)
-    order = sorted(ranked, key=ranked.get, reverse=True)
+    order = sorted(ranked, key=lambda cid: ranked[cid], reverse=True)
     vectors = c.store.vectors(order)
     passages = []
     for cid in order:

@@ -146,7 +146,7 @@ class Registry:
             rows = self.db.execute(
                 f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE url IS NOT NULL AND instr(lower(url), ?) > 0 "
                 "ORDER BY duplicate_of IS NOT NULL, ingested_at", (hint.lower(),)).fetchall()
-        return [r for r in map(self._record, rows) if same(r.url)]
+        return [r for r in map(self._record, rows) if same(r.url or "")]
 
     def articles(self, with_text: bool = False) -> list[ArticleRecord]:
         """Every article, duplicates included, oldest published first."""
