@@ -1,13 +1,14 @@
-"""Grouping articles into stories, and finding where their coverage differs.
+"""Grouping articles into stories (`StoryCluster`s). Opinion is scored in opinion.py, figures are
+found in figures.py, and differences.py finds where the outlets of a story differ.
 
 - Clustering: each article is the mean of its passages' stored embeddings (no model run);
   average-linkage agglomerative clustering joins articles while the mean cosine between two
   groups is at least `STORY_THRESHOLD`; near-duplicates found at ingestion are always in their
   original's story.
-- Opinion: a cue score (first person, second person, evaluative and prescriptive words,
-  rhetorical questions, outside quotation marks) per sentence; an URL under /opinion also counts.
-- Differences: opinion pieces, and sentences of different outlets that report the same fact
-  (MiniLM cosine) with different figures, each cited.
+- Opinion (opinion.py): a cue score (first person, second person, evaluative and prescriptive
+  words, rhetorical questions, outside quotation marks) per sentence; an URL under /opinion also counts.
+- Differences (differences.py): opinion pieces, and sentences of different outlets that report
+  the same fact (MiniLM cosine) with different figures, each cited.
 Thresholds come from benchmarks/briefing.py (see benchmarks/README.md).
 """
 

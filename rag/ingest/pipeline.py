@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class IngestReport:
-    """What an ingest run did, in the shape of DESIGN.md's `ingest --json`."""
+    """What an ingest run did, in the shape of docs/contract.md's `ingest --json`."""
 
     added: int = 0
     updated: int = 0
@@ -48,7 +48,7 @@ class IngestReport:
     seconds: float = 0.0
 
     def as_json(self) -> dict:
-        """The JSON object of DESIGN.md."""
+        """The JSON object of docs/contract.md."""
         return {
             "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
             "duplicates": self.duplicates,

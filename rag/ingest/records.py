@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 
 
 def record_to_article(record: Any, origin: str) -> Article:
-    """An article from a JSON record with the common field names of DESIGN.md."""
+    """An article from a JSON record with the common field names of docs/contract.md."""
     if not isinstance(record, dict):
         raise LoadError(f"expected a JSON object (an article), got {type(record).__name__}")
     text = first_field(record, TEXT_FIELDS)
