@@ -27,10 +27,12 @@ class Article:
 
 @dataclass
 class LoadFailure:
-    """An input that could not be turned into an article, with a one-line reason."""
+    """An input that could not be turned into an article, with a one-line reason. A `skipped` one
+    is no failure: it was read, and is not an article (a feed item too short to be one)."""
 
     input: str
     error: str
+    skipped: bool = False
 
 
 @dataclass

@@ -41,7 +41,7 @@ def test_ingest_json_contract_and_exit_codes(cli, tmp_path):
     result = cli("ingest", str(a), "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"added", "updated", "unchanged", "duplicates", "failed", "articles"}
+    assert set(data) == {"added", "updated", "unchanged", "duplicates", "failed", "skipped", "articles"}
     assert data["added"] == 1 and data["failed"] == []
     art = data["articles"][0]
     assert {"article_id", "title", "source", "published", "path", "url", "status"} <= set(art)

@@ -679,19 +679,25 @@ class TestJsonl:
 # --------------------------------------------------------------------------- feed files
 
 
+# Feed items under 40 words are skipped, not articles (rag.ingest.feeds.MIN_FEED_ITEM_WORDS): the
+# items below carry this tail to stay articles.
+TAIL = ("Residents, business owners and local officials followed the news closely this week, and the "
+        "council said it would publish a full report with figures, dates and next steps soon. Until then, "
+        "the office answers questions by phone and posts updates on its notice board every morning.")
+
 RSS_FILE = rss_feed("Coast Times", [
     {
         "title": "Harbor Bridge Reopens",
         "link": f"{UNREACHABLE}/bridge",
         "date": "Tue, 05 Mar 2024 08:00:00 GMT",
         "summary": "<p>The Harbor Bridge reopened to traffic on <b>Tuesday</b> after repairs.</p>"
-                   "<p>Tolls will stay the same through next year, officials said.</p>",
+                   f"<p>Tolls will stay the same through next year, officials said.</p><p>{TAIL}</p>",
     },
     {
         "title": "Ferry schedule changes",
         "link": f"{UNREACHABLE}/ferry",
         "date": "Wed, 06 Mar 2024 09:30:00 GMT",
-        "content": "<div>The island ferry will add two evening crossings in April.<br>Fares are unchanged.</div>",
+        "content": f"<div>The island ferry will add two evening crossings in April.<br>Fares are unchanged. {TAIL}</div>",
     },
 ])
 
@@ -702,10 +708,10 @@ ATOM_FILE = f"""<?xml version="1.0" encoding="utf-8"?>
 <published>2024-04-01T07:00:00Z</published><updated>2024-04-02T10:00:00Z</updated>
 <author><name>Sam Lee</name></author>
 <content type="html">&lt;p&gt;Growers in the valley began picking apples two weeks early this year.&lt;/p&gt;&lt;p&gt;A warm
-spring is to blame, the cooperative said.&lt;/p&gt;</content></entry>
+spring is to blame, the cooperative said.&lt;/p&gt;&lt;p&gt;{TAIL}&lt;/p&gt;</content></entry>
 <entry><title>Dam inspection finds no faults</title><link href="{UNREACHABLE}/dam"/><id>urn:2</id>
 <updated>2024-04-03T12:00:00Z</updated>
-<summary>Engineers finished the yearly inspection of the upper dam and reported no structural faults.</summary>
+<summary>Engineers finished the yearly inspection of the upper dam and reported no structural faults. {TAIL}</summary>
 </entry>
 </feed>"""
 
@@ -722,7 +728,7 @@ class TestFeedFiles:
         assert {a.source for a in arts} == {"Coast Times"}
         assert arts[0].text == (
             "The Harbor Bridge reopened to traffic on Tuesday after repairs.\n\n"
-            "Tolls will stay the same through next year, officials said."
+            "Tolls will stay the same through next year, officials said.\n\n" + TAIL
         )
         assert "<" not in arts[1].text
         assert "evening crossings in April." in arts[1].text and "Fares are unchanged." in arts[1].text
@@ -739,14 +745,14 @@ class TestFeedFiles:
         assert arts[0].author == "Sam Lee"
         assert arts[0].text.startswith("Growers in the valley began picking apples")
         assert "<p>" not in arts[0].text and "&lt;" not in arts[0].text
-        assert arts[1].text == "Engineers finished the yearly inspection of the upper dam and reported no structural faults."
+        assert arts[1].text == "Engineers finished the yearly inspection of the upper dam and reported no structural faults. " + TAIL
 
     def test_date_as_the_publisher_wrote_it(self, tmp_path):
         """10 p.m. in New York is the next day in UTC; the item is dated as published, as the same
         date in a JSON record is."""
         feed = rss_feed("Coast Times", [
             {"title": "Late story", "link": f"{UNREACHABLE}/late", "date": "Thu, 20 Jun 2024 22:00:00 -0400",
-             "summary": "A story filed late in the evening, with enough words in its summary."},
+             "summary": "A story filed late in the evening, with enough words in its summary. " + TAIL},
         ])
         arts = [article(r) for r in load(tmp_path, write(tmp_path / "late.xml", feed), http_timeout=3)]
         assert [a.published for a in arts] == [date(2024, 6, 20)]
@@ -757,7 +763,7 @@ class TestFeedFiles:
         feed = rss_feed("Coast Times", [
             {"title": "Empty entry", "link": f"{UNREACHABLE}/empty", "date": "Tue, 05 Mar 2024 08:00:00 GMT"},
             {"title": "Full entry", "link": f"{UNREACHABLE}/full", "date": "Tue, 05 Mar 2024 08:00:00 GMT",
-             "summary": "A full entry with enough words in its summary to count."},
+             "summary": "A full entry with enough words in its summary to count. " + TAIL},
         ])
         path = write(tmp_path / "f.xml", feed)
         results = load(tmp_path, path, http_timeout=3)
@@ -905,6 +911,8 @@ PAGE_ONE = [
 PAGE_TWO = [
     "Fishing crews in the bay reported the best herring catch in a decade during the autumn season.",
     "FULLTEXT-TWO: prices at the harbor auction fell as boats returned with full holds each morning.",
+    "Buyers from three countries came to the auction, and the harbor master said the quay would stay open "
+    "late on weekdays until the end of the season so that every boat could land its catch in time.",
 ]
 
 
@@ -948,12 +956,12 @@ def server() -> Iterator[str]:
     base = f"http://127.0.0.1:{httpd.server_address[1]}"
     feed = rss_feed("Tidewater Courier", [
         {"title": "Tidal power pilot goes live", "link": f"{base}/story1.html",
-         "date": "Mon, 10 Jun 2024 06:00:00 GMT", "summary": "Tidal turbines start. Read more..."},
+         "date": "Mon, 10 Jun 2024 06:00:00 GMT", "summary": f"Tidal turbines start. {TAIL} Read more..."},
         {"title": "Record herring season", "link": f"{base}/story2.html",
          "date": "Tue, 11 Jun 2024 06:00:00 GMT", "summary": "<p>Herring catch is up. Read more...</p>"},
         {"title": "Link without article text", "link": f"{base}/menu.html",
          "date": "Wed, 12 Jun 2024 06:00:00 GMT",
-         "summary": "<p>The summary is the only text for this entry, and that is enough.</p>"},
+         "summary": f"<p>The summary is the only text for this entry, and that is enough. {TAIL}</p>"},
     ])
     html = "text/html; charset=utf-8"
     records = [
@@ -1013,7 +1021,7 @@ class TestUrls:
         assert "FULLTEXT-TWO" in arts[1].text and "Read more" not in arts[1].text
         assert "Sports section link" not in arts[0].text
         # the linked page has no article text: the feed's summary is used
-        assert arts[2].text == "The summary is the only text for this entry, and that is enough."
+        assert arts[2].text == "The summary is the only text for this entry, and that is enough. " + TAIL
         assert [a.origin for a in arts] == [f"{server}{route}#{n}" for n in (1, 2, 3)]
 
     def test_json_endpoint(self, tmp_path, server):

@@ -15,10 +15,11 @@ from rag.cli.options import common_options, emit_json, err_console, log, open_co
 @click.argument("inputs", nargs=-1, required=True, metavar="PATH_OR_URL...")
 @common_options
 def ingest(inputs: tuple[str, ...], settings, as_json: bool) -> None:
-    """Index articles from files, folders, URLs and RSS/Atom feeds.
+    """Index articles from files, folders, URLs and RSS/Atom/JSON feeds.
 
-    Files: .txt .md .html .json .jsonl (and .xml/.rss/.atom feeds); folders are read
-    recursively. Unchanged articles are skipped, changed ones replaced, duplicates recorded.
+    Files: .txt .md .html .json .jsonl (and .xml/.rss/.rdf/.atom feeds, JSON Feed .json);
+    folders are read recursively. Unchanged articles are left as they are, changed ones
+    replaced, duplicates recorded; feed items too short to be articles are skipped.
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -76,6 +77,11 @@ def _estimate_articles(inputs: tuple[str, ...]) -> int | None:
     return total or None
 
 
+# Skipped items listed one a line, at most: a headlines feed can skip hundreds, and each is no
+# problem to fix (failures, which are, are all listed).
+SKIPPED_SHOWN = 25
+
+
 def _print_ingest_report(report) -> None:
     from rich import box
     from rich.markup import escape
@@ -97,9 +103,13 @@ def _print_ingest_report(report) -> None:
             out.print(f"… {len(rows) - len(shown)} more rows (use --json for all)")
     for f in report.failed:
         out.print("[red]failed[/red] " + escape(f"{f.input}: {f.error}"), soft_wrap=True)
+    for s in report.skipped[:SKIPPED_SHOWN]:  # not failures: the exit code ignores them
+        out.print("[yellow]skipped[/yellow] " + escape(f"{s.input}: {s.error}"), soft_wrap=True)
+    if len(report.skipped) > SKIPPED_SHOWN:
+        out.print(f"… {len(report.skipped) - SKIPPED_SHOWN} more skipped (use --json for all)")
     out.print(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
-        f"duplicates {report.duplicates}, failed {len(report.failed)} "
+        f"duplicates {report.duplicates}, failed {len(report.failed)}, skipped {len(report.skipped)} "
         f"({report.chunks_embedded} passage{'s' * (report.chunks_embedded != 1)} embedded, "
         f"{report.seconds:.1f} s)", soft_wrap=True,
     )

@@ -1,4 +1,5 @@
 """JSON documents and JSON Lines files as articles: one record an article (fields: records.py).
+A JSON Feed is a feed, not records: feeds.py reads it.
 
 A JSONL file is streamed a line at a time; a bad line fails alone, the rest still load. The
 articles are not yet checked against the article limit: the loader does that.
@@ -19,13 +20,17 @@ from rag.models import Article, LoadFailure
 _LIST_KEYS = ("articles", "items", "data", "documents", "results")
 
 
-def json_document_articles(raw: str, origin: str, path: str | None) -> Iterator[Article | LoadFailure]:
-    """The articles of a JSON document: one record, a list of them, or a list under a key such as
-    "articles". `path` (None for a URL) becomes each article's path."""
+def parse_json(raw: str) -> Any:
+    """A JSON document, parsed; LoadError with the line and column when it is malformed."""
     try:
-        data = json.loads(raw)
+        return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise LoadError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+
+
+def json_records_articles(data: Any, origin: str, path: str | None) -> Iterator[Article | LoadFailure]:
+    """The articles of a parsed JSON document: one record, a list of them, or a list under a key
+    such as "articles". `path` (None for a URL) becomes each article's path."""
     if isinstance(data, dict):
         for key in _LIST_KEYS:
             if isinstance(data.get(key), list):

@@ -13,11 +13,17 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.ingest.decoding import LoadError, decode_bytes
-from rag.ingest.feeds import feed_articles, looks_like_feed
+from rag.ingest.decoding import LoadError, content_type_charset, decode_bytes, decode_markup
+from rag.ingest.feeds import (
+    feed_articles,
+    is_json_feed,
+    json_feed_articles,
+    looks_like_feed,
+    looks_like_json_feed,
+)
 from rag.ingest.fetch import Fetcher
 from rag.ingest.html_pages import html_to_article
-from rag.ingest.json_files import json_document_articles, jsonl_articles
+from rag.ingest.json_files import json_records_articles, jsonl_articles, parse_json
 from rag.ingest.text_files import parse_text_article
 from rag.models import Article, LoadFailure
 from rag.settings import Settings
@@ -69,6 +75,25 @@ class _File:
             raise LoadError("empty file")
         return text
 
+    def read_bytes(self, max_bytes: int) -> bytes:
+        """The file's bytes, refused when over `max_bytes` or empty, for a format that finds its
+        own encoding (and refuses binary content as it decodes: `decode_markup`)."""
+        with self.path.open("rb") as fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise LoadError(f"file too large: over {max_bytes:,} bytes (NEWSDESK_MAX_ARTICLE_CHARS)")
+        if not data.strip():
+            raise LoadError("empty file")
+        return data
+
+    def read_markup(self, max_bytes: int, html: bool = False) -> str:
+        """The text of a page or a JSON document, in the encoding it declares or shows (`decode_markup`);
+        refused when over `max_bytes`, empty, binary or undecodable."""
+        text = decode_markup(self.read_bytes(max_bytes), html=html)
+        if not text.strip():
+            raise LoadError("empty file")
+        return text
+
 
 FileHandler = Callable[[_File], Iterator[Article | LoadFailure]]
 
@@ -88,14 +113,19 @@ def _markdown_file(file: _File) -> Iterator[Article | LoadFailure]:
 
 
 def _html_file(file: _File) -> Iterator[Article | LoadFailure]:
-    art = html_to_article(file.read_text(file.max_chars * HTML_BYTES_PER_CHAR), file.origin)
+    art = html_to_article(file.read_markup(file.max_chars * HTML_BYTES_PER_CHAR, html=True), file.origin)
     art.path = file.resolved
     yield art
 
 
 def _json_file(file: _File) -> Iterator[Article | LoadFailure]:
-    raw = file.read_text(max(file.max_chars * MAX_BYTES_PER_CHAR, JSON_FILE_MIN_CAP))
-    yield from json_document_articles(raw, file.origin, file.resolved)
+    """A .json file: a JSON Feed (by its "version"), else article records."""
+    # Decoded as a feed is: JSON should be UTF-8, and a JSON Feed in Shift_JIS or KOI8-R still exists.
+    data = parse_json(file.read_markup(max(file.max_chars * MAX_BYTES_PER_CHAR, JSON_FILE_MIN_CAP)))
+    if is_json_feed(data):
+        yield from json_feed_articles(data, file.origin, file.resolved, file.fetcher)
+    else:
+        yield from json_records_articles(data, file.origin, file.resolved)
 
 
 def _jsonl_file(file: _File) -> Iterator[Article | LoadFailure]:
@@ -103,13 +133,15 @@ def _jsonl_file(file: _File) -> Iterator[Article | LoadFailure]:
 
 
 def _feed_file(file: _File) -> Iterator[Article | LoadFailure]:
-    # Read as text, not handed to feedparser as it is, for the same empty, binary and size checks.
-    raw = file.read_text(max(file.max_chars * HTML_BYTES_PER_CHAR, FEED_FILE_MIN_CAP))
-    yield from feed_articles(raw.encode("utf-8"), file.origin, file.resolved, file.fetcher)
+    # Read as bytes, checked (empty, binary, size), and decoded by feed_articles: by its BOM, its
+    # XML declaration or, undeclared, the encoding its bytes show.
+    raw = file.read_bytes(max(file.max_chars * HTML_BYTES_PER_CHAR, FEED_FILE_MIN_CAP))
+    yield from feed_articles(raw, file.origin, file.resolved, file.fetcher)
 
 
 # Each supported suffix (lower case) and the handler that loads a file of it. Only .txt is plain
-# text; the other text suffixes are read as Markdown (a "# heading" line is the title).
+# text; the other text suffixes are read as Markdown (a "# heading" line is the title). A .json
+# file is a JSON Feed when its "version" says so, else article records; .rdf is RSS 1.0.
 FILE_HANDLERS: dict[str, FileHandler] = {
     ".txt": _plain_text_file,
     ".md": _markdown_file,
@@ -123,6 +155,7 @@ FILE_HANDLERS: dict[str, FileHandler] = {
     ".ndjson": _jsonl_file,
     ".xml": _feed_file,
     ".rss": _feed_file,
+    ".rdf": _feed_file,
     ".atom": _feed_file,
 }
 
@@ -224,18 +257,32 @@ class Loader:
     def _load_url(self, url: str) -> Iterator[Article | LoadFailure]:
         """The article or articles at a URL, by the content type it is served with (a feed is a
         feed whatever its type)."""
-        body, ctype, final_url = self.fetcher.get(url)
+        body, content_type, final_url = self.fetcher.get(url)
+        # The fetcher gives the media type alone today; a charset it passes on is honoured.
+        ctype, charset = content_type_charset(content_type)
         if not body.strip():
             raise LoadError("empty response")
-        if "html" in ctype and not looks_like_feed(body):
-            yield html_to_article(decode_bytes(body, "page"), url, final_url)
+        if ctype == "application/feed+json" or looks_like_json_feed(body):
+            yield from self._json_response(body, charset, url, final_url, feed=True)
+        elif "html" in ctype and not looks_like_feed(body):
+            yield html_to_article(decode_markup(body, "page", charset, html=True), url, final_url)
         elif any(t in ctype for t in _FEED_CONTENT_TYPES) or looks_like_feed(body):
-            yield from feed_articles(body, url, None, self.fetcher)
+            yield from feed_articles(body, url, None, self.fetcher, charset)
         elif "json" in ctype:
-            yield from json_document_articles(decode_bytes(body, "response"), final_url, None)
+            yield from self._json_response(body, charset, url, final_url, feed=False)
         elif ctype.startswith("text/"):
             art = parse_text_article(decode_bytes(body, "response"), url, ctype == "text/markdown")
             art.url = art.url or final_url
             yield art
         else:
             raise LoadError(f"unsupported content type {ctype or '(none)'}")
+
+    def _json_response(self, body: bytes, charset: str | None, url: str, final_url: str,
+                       feed: bool) -> Iterator[Article | LoadFailure]:
+        """A JSON response: a JSON Feed (by its "version", or served as application/feed+json),
+        else article records."""
+        data = parse_json(decode_markup(body, "response", charset))
+        if feed or is_json_feed(data):
+            yield from json_feed_articles(data, url, None, self.fetcher)
+        else:
+            yield from json_records_articles(data, final_url, None)

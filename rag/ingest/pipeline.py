@@ -35,13 +35,15 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class IngestReport:
-    """What an ingest run did, in the shape of docs/contract.md's `ingest --json`."""
+    """What an ingest run did, in the shape of docs/contract.md's `ingest --json` (and `skipped`:
+    inputs read that are no articles, such as a feed's headline-only items; not failures)."""
 
     added: int = 0
     updated: int = 0
     unchanged: int = 0
     duplicates: int = 0
     failed: list[LoadFailure] = field(default_factory=list)
+    skipped: list[LoadFailure] = field(default_factory=list)  # read, and not articles (a feed's headlines)
     articles: list[dict] = field(default_factory=list)
     chunks_embedded: int = 0
     embed_seconds: float = 0.0
@@ -53,6 +55,7 @@ class IngestReport:
             "added": self.added, "updated": self.updated, "unchanged": self.unchanged,
             "duplicates": self.duplicates,
             "failed": [{"input": f.input, "error": f.error} for f in self.failed],
+            "skipped": [{"input": f.input, "reason": f.error} for f in self.skipped],
             "articles": self.articles,
         }
 
@@ -129,15 +132,15 @@ class Ingestor:
         return len(entries)
 
     def ingest(self, inputs: Iterable[str], loader: Loader | None = None) -> IngestReport:
-        """Ingest every article found in `inputs`; failures are reported, never raised."""
+        """Ingest every article found in `inputs`; failures and skipped items are reported, never raised."""
         started = time.perf_counter()
         self._report = report = IngestReport()
         self.recover()
         loader = loader or Loader(self.settings)
         for item in loader.load(inputs):
             if isinstance(item, LoadFailure):
-                report.failed.append(item)
-                self.on_article("failed", item.input)
+                (report.skipped if item.skipped else report.failed).append(item)
+                self.on_article("skipped" if item.skipped else "failed", item.input)
                 continue
             self.add(item)
         self.flush()
