@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from datetime import date
 
 import click
@@ -25,26 +26,38 @@ from rag.cli.options import (
 @common_options
 def search(query: str, k: int, source: str | None, since: date | None, until: date | None,
            as_of: date | None, settings, as_json: bool) -> None:
-    """Show the passages that best match QUERY (no answer). Use - to read queries from stdin."""
+    """Show the passages that best match QUERY (no answer). Use - to read queries from stdin, one
+    per line, each answered as it arrives."""
     from rag.search.filters import SearchFilters
     from rag.search.retrieval import search as run_search
 
     check_window(since, until)
-    c = open_components(settings)
-    filters = SearchFilters(source=source, since=since, until=until, as_of=as_of)
-    queries = [q.strip() for q in sys.stdin if q.strip()] if query == "-" else [query]
     if query != "-" and not query.strip():
         raise click.UsageError("the query is empty")
+    c = open_components(settings)
+    filters = SearchFilters(source=source, since=since, until=until, as_of=as_of)
     warn_if_empty(c) or warn_unknown_source(c, source)
-    for q in queries:
+    for q in _queries(query):
         with busy_status("Searching…"):
             passages = run_search(c, q, k, filters)
         if as_json:
             emit_json({"query": q, "results": [p.as_result(i) for i, p in enumerate(passages, 1)]})
         else:
-            _print_passages(q, passages, show_query=len(queries) > 1,
+            _print_passages(q, passages, show_query=query == "-",
                             filtered=bool(source or since or until))
+        sys.stdout.flush()  # a script reading the answers gets each one now
     c.close()
+
+
+def _queries(query: str) -> Iterator[str]:
+    """QUERY itself, or with -, each non-empty stdin line as soon as it is read (not all of stdin
+    first: `newsdesk search -` is a long-running reader)."""
+    if query != "-":
+        yield query
+        return
+    for line in iter(sys.stdin.readline, ""):
+        if line.strip():
+            yield line.strip()
 
 
 def warn_if_empty(c, echo: bool = True) -> list[str]:

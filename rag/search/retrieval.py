@@ -12,6 +12,8 @@
    fused order, so caps never shrink the result. When every slot went to one outlet, another
    outlet's best passage takes the last slot if it scores nearly as well.
 Every hit is checked against the registry, so only the current version of an article shows.
+One search uses one view of the vector store, brought up to date first when another process
+indexed since the last search (`Components.store`).
 The default numbers come from benchmarks/retrieval.py (see benchmarks/README.md).
 """
 
@@ -74,9 +76,10 @@ def retrieve(c: Components, query: str, k: int = 5, filters: SearchFilters | Non
     if filters.source and not names:
         return []
     qvec = c.embedder.embed([query])[0]
+    store = c.store  # reopened here if another process changed the index
     ranked: dict[str, float] = {}
     if config.mode in ("hybrid", "dense"):
-        hits = c.store.query(qvec, config.candidates, filters.chroma_where(names))
+        hits = store.query(qvec, config.candidates, filters.chroma_where(names))
         for rank, hit in enumerate(hits):
             ranked[hit.chunk_id] = ranked.get(hit.chunk_id, 0.0) + config.dense_weight / (config.rrf_k + rank + 1)
     if config.mode in ("hybrid", "keyword"):
@@ -97,7 +100,7 @@ def retrieve(c: Components, query: str, k: int = 5, filters: SearchFilters | Non
     if config.mode == "hybrid" and config.rerank_depth > 1:
         late_interaction(c, query, ranked, rows, config)
     order = sorted(ranked, key=lambda cid: ranked[cid], reverse=True)
-    vectors = c.store.vectors(order)
+    vectors = store.vectors(order)
     passages = []
     for cid in order:
         vec = vectors.get(cid)

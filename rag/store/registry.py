@@ -4,6 +4,11 @@ It is the source of truth for what is indexed. Articles, their chunks and the FT
 change together in one transaction, so the keyword index always agrees with the registry. The
 vector store is written outside that transaction; the `journal` table records every article
 whose vectors may disagree with the registry until they are reconciled (see ingest.py).
+
+The `generation` row of `meta` counts the changes to what is indexed: it is bumped in the same
+transaction that saves or deletes an article, and again when a write's vectors are settled
+(`journal_clear`). A long-running reader compares it with the generation its vector-store view
+was opened at, and reopens that view when another process changed the index (components.py).
 """
 
 from __future__ import annotations
@@ -101,6 +106,20 @@ class Registry:
                 raise
             self.db.execute("COMMIT")
 
+    # --- generation ---------------------------------------------------------------------------
+
+    def generation(self) -> int:
+        """How many times what is indexed has changed (articles, chunks or their vectors); one
+        SQLite read, which sees every other process's committed writes."""
+        with self._lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _bump_generation(self) -> None:
+        """Count one change to what is indexed. Call inside the transaction that makes it."""
+        self.db.execute("INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) "
+                        "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+
     # --- articles -------------------------------------------------------------------------
 
     def _record(self, row: sqlite3.Row) -> ArticleRecord:
@@ -197,12 +216,14 @@ class Registry:
             [(chunk_id(record.article_id, record.version, c.ord), record.article_id, c.ord,
               c.start, c.end, record.title, c.text) for c in chunks],
         )
+        self._bump_generation()
 
     def delete_article(self, article_id: str) -> None:
         """Remove an article, its chunks and its MinHash. Call inside transaction()."""
         self.db.execute("DELETE FROM chunks WHERE article_id=?", (article_id,))
         self.db.execute("DELETE FROM articles WHERE article_id=?", (article_id,))
         self.set_minhash(article_id, None, [])
+        self._bump_generation()
 
     # --- near-duplicate index ---------------------------------------------------------------
 
@@ -242,9 +263,13 @@ class Registry:
             return [(r[0], r[1]) for r in self.db.execute("SELECT article_id, version FROM journal")]
 
     def journal_clear(self, article_ids: Iterable[str]) -> None:
-        """Forget journal entries once the vector store agrees with the registry."""
+        """Forget journal entries once the vector store agrees with the registry (a change to the
+        vectors readers see, so the generation moves too)."""
+        ids = [(a,) for a in article_ids]
         with self.transaction():
-            self.db.executemany("DELETE FROM journal WHERE article_id=?", [(a,) for a in article_ids])
+            self.db.executemany("DELETE FROM journal WHERE article_id=?", ids)
+            if ids:
+                self._bump_generation()
 
     def recheck_duplicates_of(self, article_ids: Iterable[str]) -> None:
         """Queue the duplicates of these articles to be checked again. Call inside the
