@@ -14,10 +14,13 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field, JsonValue, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag import __version__
+
 # The groups of settings in `.env.example`, in order: key -> heading.
 SECTIONS: dict[str, str] = {
     "storage": "Storage",
     "ingestion": "Ingestion",
+    "feeds": "Feeds (`newsdesk feeds`)",
     "embeddings": "Embeddings",
     "retrieval": "Retrieval",
     "llm": "LLM (optional)",
@@ -103,7 +106,7 @@ class Settings(BaseSettings):
         json_schema_extra=_doc("ingestion"),
     )
     user_agent: str = Field(
-        default="Newsdesk/0.1 (+https://github.com/newsdesk)",
+        default=f"Newsdesk/{__version__} (+https://github.com/newsdesk)",
         description="User-Agent sent when fetching pages and feeds.",
         json_schema_extra=_doc("ingestion"),
     )
@@ -137,6 +140,49 @@ class Settings(BaseSettings):
         default=600.0,
         description="Seconds a writer waits for another Newsdesk process writing to the same index.",
         json_schema_extra=_doc("ingestion"),
+    )
+
+    # Feeds
+    feed_every_minutes: int = Field(
+        default=60,
+        ge=1,
+        description="How often a subscribed feed is polled, in minutes, unless `newsdesk feeds add "
+        "--every` says otherwise.",
+        json_schema_extra=_doc("feeds", readme=True),
+    )
+    feed_max_items: int = Field(
+        default=50,
+        ge=1,
+        description="Most entries read from one feed in one poll (the first ones, i.e. the newest in "
+        "a feed that lists newest first).",
+        json_schema_extra=_doc("feeds"),
+    )
+    feed_poll_budget: float = Field(
+        default=120.0,
+        gt=0,
+        description="Seconds one feed may take in one poll, all its requests together (the feed and "
+        "its entries' pages); entries not read in time are read by the next poll.",
+        json_schema_extra=_doc("feeds"),
+    )
+    feed_parallel: int = Field(
+        default=4,
+        ge=1,
+        description="Feeds fetched at the same time during a poll.",
+        json_schema_extra=_doc("feeds"),
+    )
+    feed_max_backoff_minutes: int = Field(
+        default=1440,
+        ge=1,
+        description="Longest wait, in minutes, before polling again a feed that keeps failing (the "
+        "wait doubles with each failure, from the feed's interval) or that asked to be left alone "
+        "(HTTP 429/503 with Retry-After).",
+        json_schema_extra=_doc("feeds"),
+    )
+    feed_private_addresses: bool = Field(
+        default=False,
+        description="Let polls fetch feeds and their entries' pages from loopback and private-network "
+        "addresses (an intranet feed). Off: only public addresses, as the bot's /ingest.",
+        json_schema_extra=_doc("feeds", readme=True),
     )
 
     # Embeddings

@@ -25,6 +25,7 @@ from rag.store.registry import Registry, chunk_id
 
 ROOT = Path(__file__).resolve().parents[1]
 PREVIOUS_RELEASE = "363d542"
+NEXT = SCHEMA_VERSION + 1  # the first version number free for a test's own migrations
 
 ARTICLES = {
     "wind-1": ("Offshore wind farm approved", "Reuters",
@@ -87,9 +88,10 @@ def _previous_release_registry() -> types.ModuleType:
 
 @pytest.fixture
 def v1_file(tmp_path) -> Path:
-    """A registry at version 1 holding the test articles, written by the current code."""
+    """A registry at version 1 holding the test articles, written by the current code (with
+    version 1's migration only)."""
     path = tmp_path / "registry" / "news.sqlite3"
-    registry = Registry(path)
+    registry = Registry(path, migrations=MIGRATIONS[:1])
     _fill(registry)
     registry.close()
     return path
@@ -113,7 +115,13 @@ def _check_contents(registry: Registry) -> None:
     assert registry.journal() == [("rail-2", "v1")]
 
 
+def _without_feeds(dump: list[str]) -> list[str]:
+    """A dump less what migration 2 adds (the feeds table) and the recorded version."""
+    return [line for line in dump if "feeds" not in line and "schema_version" not in line]
+
+
 def test_index_of_previous_release_opens_unchanged(tmp_path):
+    """Its articles are untouched; migration 2 adds the (empty) feeds table and nothing else."""
     old = _previous_release_registry()
     assert old.SCHEMA_VERSION == 1
     path = tmp_path / "registry" / "news.sqlite3"
@@ -123,15 +131,22 @@ def test_index_of_previous_release_opens_unchanged(tmp_path):
     before = _dump(path)
 
     registry = Registry(path)
-    assert registry.schema_version() == 1
+    assert registry.schema_version() == SCHEMA_VERSION == 2
+    assert registry.db.execute("SELECT COUNT(*) FROM feeds").fetchone()[0] == 0
     _check_contents(registry)
     registry.close()
-    assert _dump(path) == before
+    after = _dump(path)
+    assert _without_feeds(after) == _without_feeds(before)
+    assert any(line.startswith('CREATE TABLE feeds') for line in after)
+
+    registry = Registry(path)  # opened again: nothing more to do
+    registry.close()
+    assert _dump(path) == after
 
 
 def test_fresh_registry_is_at_the_latest_version(tmp_path):
     registry = Registry(tmp_path / "new.sqlite3")
-    assert registry.schema_version() == SCHEMA_VERSION == MIGRATIONS[-1].version == 1
+    assert registry.schema_version() == SCHEMA_VERSION == MIGRATIONS[-1].version == 2
     _fill(registry)
     _check_contents(registry)
     registry.close()
@@ -144,7 +159,7 @@ def test_version_1_without_the_recheck_table_is_completed(v1_file):
     db.commit()
     db.close()
     registry = Registry(v1_file)
-    assert registry.schema_version() == 1
+    assert registry.schema_version() == SCHEMA_VERSION
     assert registry.rechecks() == []
     _check_contents(registry)
     registry.close()
@@ -160,25 +175,25 @@ def _recording(calls: list[int], version: int, sql: str) -> Migration:
 def test_extra_migrations_run_once_in_order_and_are_recorded(v1_file):
     calls: list[int] = []
     extended = (*MIGRATIONS,
-                _recording(calls, 2, "CREATE TABLE tags (article_id TEXT, tag TEXT);"),
-                _recording(calls, 3, "INSERT INTO tags SELECT article_id, 'news' FROM articles; "
-                                     "CREATE INDEX tags_tag ON tags(tag);"))
+                _recording(calls, NEXT, "CREATE TABLE tags (article_id TEXT, tag TEXT);"),
+                _recording(calls, NEXT + 1, "INSERT INTO tags SELECT article_id, 'news' FROM articles; "
+                                            "CREATE INDEX tags_tag ON tags(tag);"))
     registry = Registry(v1_file, migrations=extended)
-    assert calls == [2, 3]
-    assert registry.schema_version() == 3
+    assert calls == [NEXT, NEXT + 1]
+    assert registry.schema_version() == NEXT + 1
     assert registry.db.execute("SELECT COUNT(*) FROM tags WHERE tag='news'").fetchone()[0] == 3
     _check_contents(registry)
     registry.close()
 
     registry = Registry(v1_file, migrations=extended)
-    assert calls == [2, 3]  # not re-run
-    assert registry.schema_version() == 3
+    assert calls == [NEXT, NEXT + 1]  # not re-run
+    assert registry.schema_version() == NEXT + 1
     registry.close()
 
     fresh_calls: list[int] = []
     fresh = Registry(v1_file.parent / "fresh.sqlite3", migrations=(
-        *MIGRATIONS, _recording(fresh_calls, 2, "CREATE TABLE tags (article_id TEXT, tag TEXT);")))
-    assert fresh_calls == [2] and fresh.schema_version() == 2
+        *MIGRATIONS, _recording(fresh_calls, NEXT, "CREATE TABLE tags (article_id TEXT, tag TEXT);")))
+    assert fresh_calls == [NEXT] and fresh.schema_version() == NEXT
     fresh.close()
 
 
@@ -189,14 +204,15 @@ def test_failing_migration_rolls_back_everything(v1_file):
         raise ValueError("disk on fire")
 
     before = _dump(v1_file)
-    steps = (*MIGRATIONS, Migration(2, "adds tags", lambda db: db.execute("CREATE TABLE tags (t TEXT)")),
-             Migration(3, "broken", broken))
-    with pytest.raises(RegistrySchemaError, match="schema version 3 .*disk on fire.*unchanged at version 1"):
+    steps = (*MIGRATIONS, Migration(NEXT, "adds tags", lambda db: db.execute("CREATE TABLE tags (t TEXT)")),
+             Migration(NEXT + 1, "broken", broken))
+    with pytest.raises(RegistrySchemaError,
+                       match=f"schema version {NEXT + 1} .*disk on fire.*unchanged at version 1"):
         Registry(v1_file, migrations=steps)
-    assert _dump(v1_file) == before  # version 2's table is gone too: one transaction
+    assert _dump(v1_file) == before  # the feeds and tags tables are gone too: one transaction
 
     registry = Registry(v1_file)
-    assert registry.schema_version() == 1
+    assert registry.schema_version() == SCHEMA_VERSION
     _check_contents(registry)
     registry.close()
 
@@ -206,7 +222,7 @@ def test_migration_that_commits_is_refused(tmp_path):
         db.executescript("CREATE TABLE IF NOT EXISTS x (y TEXT);")
 
     with pytest.raises(RegistrySchemaError, match="must not commit"):
-        Registry(tmp_path / "r.sqlite3", migrations=(*MIGRATIONS, Migration(2, "commits", commits)))
+        Registry(tmp_path / "r.sqlite3", migrations=(*MIGRATIONS, Migration(NEXT, "commits", commits)))
 
 
 def test_registry_from_a_newer_newsdesk_is_refused_untouched(v1_file):
@@ -232,7 +248,7 @@ def test_unreadable_version_is_an_error(v1_file):
 
 def test_badly_numbered_migrations_are_rejected(tmp_path):
     with pytest.raises(ValueError, match="numbered"):
-        Registry(tmp_path / "r.sqlite3", migrations=(*MIGRATIONS, Migration(3, "gap", lambda db: None)))
+        Registry(tmp_path / "r.sqlite3", migrations=(*MIGRATIONS, Migration(NEXT + 1, "gap", lambda db: None)))
     with pytest.raises(ValueError, match="numbered"):
         Registry(tmp_path / "r.sqlite3", migrations=())
 
@@ -240,7 +256,7 @@ def test_badly_numbered_migrations_are_rejected(tmp_path):
 def test_concurrent_opens_of_a_new_file_migrate_once(tmp_path):
     path = tmp_path / "shared.sqlite3"
     calls: list[int] = []
-    steps = (*MIGRATIONS, _recording(calls, 2, "CREATE TABLE tags (t TEXT);"))
+    steps = (*MIGRATIONS, _recording(calls, NEXT, "CREATE TABLE tags (t TEXT);"))
     start, errors, versions = threading.Barrier(6), [], []
 
     def open_it() -> None:
@@ -258,5 +274,5 @@ def test_concurrent_opens_of_a_new_file_migrate_once(tmp_path):
     for t in threads:
         t.join()
     assert errors == []
-    assert versions == [2] * 6
-    assert calls == [2]
+    assert versions == [NEXT] * 6
+    assert calls == [NEXT]

@@ -116,9 +116,37 @@ def _create_v1(db: sqlite3.Connection) -> None:
     run_script(db, _SCHEMA_V1)  # idempotent: every statement is IF NOT EXISTS
 
 
+# Feed subscriptions (issue #17): one row a subscribed feed URL, with its schedule, the validators
+# of its last response (ETag, Last-Modified) for a conditional GET, and its failure/retry state.
+# Times are ISO 8601 text with an offset (UTC). See rag/store/subscriptions.py.
+_SCHEMA_V2 = """
+CREATE TABLE feeds (
+    url TEXT PRIMARY KEY,
+    name TEXT,
+    every_minutes INTEGER NOT NULL,
+    added_at TEXT NOT NULL,
+    last_poll TEXT,
+    last_success TEXT,
+    last_error TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    next_poll TEXT,
+    retry_after TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    items_seen INTEGER NOT NULL DEFAULT 0,
+    articles_added INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+def _add_feeds(db: sqlite3.Connection) -> None:
+    run_script(db, _SCHEMA_V2)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "articles, chunks, FTS5 keyword index, MinHash LSH, vector journal, re-check queue",
               _create_v1),
+    Migration(2, "feed subscriptions: schedule, HTTP validators, failures and retry state", _add_feeds),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
