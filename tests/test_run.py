@@ -1,0 +1,121 @@
+"""`newsdesk run` as a user runs it: a real process polling a feed served on 127.0.0.1, picking up
+a new item once the feed is due again, while a bot core in this (another) process answers about
+it; SIGTERM stops it cleanly; a kill mid-poll and a restart lose and duplicate nothing."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from helpers import assert_consistent
+from test_feeds import _no_proxy, make_items, server, subscribe  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.slow
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "NEWSDESK_FEED_PRIVATE_ADDRESSES": "true", "NEWSDESK_LOG_LEVEL": "INFO",
+            "NO_PROXY": "127.0.0.1,localhost"}
+
+
+def _articles(db: Path) -> set[str]:
+    if not db.exists():
+        return set()
+    try:
+        with sqlite3.connect(db, timeout=5) as con:
+            return {row[0] for row in con.execute("SELECT title FROM articles")}
+    except sqlite3.OperationalError:  # the schema is being created
+        return set()
+
+
+def _wait(predicate, timeout: float, proc: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        if proc.poll() is not None:
+            pytest.fail(f"newsdesk run exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    pytest.fail(f"timed out; newsdesk run's log:\n{log.read_text()[-3000:]}")
+
+
+def _make_due(db: Path) -> None:
+    """Time passes: the feed's interval (a whole minute) is over now."""
+    with sqlite3.connect(db, timeout=30) as con:
+        con.execute("UPDATE feeds SET next_poll = NULL")
+
+
+def _start(data: Path, log: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "rag.cli", "run", "--tick", "0.5", "--data-dir", str(data)]
+    return subprocess.Popen(cmd, env=_env(), stdout=log.open("w"), stderr=subprocess.STDOUT)
+
+
+def test_run_polls_on_schedule_and_a_reader_elsewhere_answers(server, components, tmp_path):  # noqa: F811
+    from bot.config import BotConfig
+    from bot.core import BotCore
+    from rag.components import Components
+
+    items = make_items("desk", 3)
+    url = server.publish("/desk.rss", "Desk Wire", items)
+    subscribe(components, url)
+    data = components.settings.data_dir
+    db = data / "registry" / "news.sqlite3"
+    core = BotCore(components.settings, BotConfig(token="x"),
+                   lambda s: Components(s, embedder=components.embedder, tokenizer=components.tokenizer))
+    assert core.ask(None, "What happened in desk story number 2?").citations == []  # nothing yet
+    log = tmp_path / "run.log"
+    proc = _start(data, log)
+    try:
+        _wait(lambda: len(_articles(db)) == 3, 120, proc, log)
+        fresh = make_items("desk", 1, start=3)
+        server.publish("/desk.rss", "Desk Wire", items + fresh)
+        time.sleep(1.5)
+        assert len(_articles(db)) == 3, "the feed was polled before it was due"
+        _make_due(db)
+        _wait(lambda: fresh[0].title in _articles(db), 60, proc, log)
+        answer = core.ask(None, fresh[0].text.split(".")[0] + "?")
+        assert any(cit.title == fresh[0].title for cit in answer.citations), answer
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=120) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        core.close()
+    c = Components(components.settings, embedder=components.embedder, tokenizer=components.tokenizer)
+    assert c.registry.counts()["articles"] == 4
+    assert_consistent(c)
+    c.close()
+
+
+def test_run_killed_mid_poll_and_restarted_loses_and_duplicates_nothing(server, components, tmp_path):  # noqa: F811
+    from rag.components import Components
+
+    for n in range(2):
+        subscribe(components, server.publish(f"/kill{n}.rss", f"Kill Wire {n}", make_items(f"runkill{n}", 8)))
+    data = components.settings.data_dir
+    db = data / "registry" / "news.sqlite3"
+    log = tmp_path / "run.log"
+    proc = _start(data, log)
+    _wait(lambda: len(_articles(db)) >= 3, 120, proc, log)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert len(_articles(db)) < 16, "the poll was over before the kill; give the feeds more entries"
+    _make_due(db)
+    proc = _start(data, tmp_path / "run2.log")
+    try:
+        _wait(lambda: len(_articles(db)) == 16, 180, proc, tmp_path / "run2.log")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=120) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    c = Components(components.settings, embedder=components.embedder, tokenizer=components.tokenizer)
+    assert c.registry.counts()["articles"] == 16 and c.registry.counts()["duplicates"] == 0
+    assert_consistent(c)
+    c.close()
