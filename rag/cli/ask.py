@@ -43,8 +43,9 @@ def search(query: str, k: int, source: str | None, since: date | None, until: da
         if as_json:
             emit_json({"query": q, "results": [p.as_result(i) for i, p in enumerate(passages, 1)]})
         else:
+            ingested = undated_days(c, [p.article_id for p in passages if not p.published], filters.dated)
             _print_passages(q, passages, show_query=query == "-",
-                            filtered=bool(source or since or until))
+                            filtered=bool(source or since or until), ingested=ingested)
         sys.stdout.flush()  # a script reading the answers gets each one now
     c.close()
 
@@ -90,7 +91,27 @@ def warn_unknown_source(c, source: str | None, echo: bool = True) -> list[str]:
     return [message]
 
 
-def _print_passages(query: str, passages, show_query: bool, filtered: bool = False) -> None:
+def undated_days(c, article_ids: list[str], dated: bool) -> dict[str, date]:
+    """Under a date filter, the ingest day of each of these articles with no published date (by
+    which it fell in the window); nothing without one."""
+    if not dated or not article_ids:
+        return {}
+    from rag.search.articles import ingest_days
+
+    return ingest_days(c, article_ids)
+
+
+def shown_date(published: str | None, article_id: str, ingested: dict[str, date] | None) -> str | None:
+    """The date a source is listed with: its published date, or for an undated article that
+    fell in a date window by its ingest day, "date unknown, ingested YYYY-MM-DD"."""
+    if published:
+        return published
+    day = (ingested or {}).get(article_id)
+    return f"date unknown, ingested {day.isoformat()}" if day else None
+
+
+def _print_passages(query: str, passages, show_query: bool, filtered: bool = False,
+                    ingested: dict[str, date] | None = None) -> None:
     from rich.markup import escape
 
     out = out_console()
@@ -101,7 +122,7 @@ def _print_passages(query: str, passages, show_query: bool, filtered: bool = Fal
         out.print("No matching passages" + (" under these --source/--since/--until filters." if filtered else "."))
         return
     for i, p in enumerate(passages, 1):
-        meta = ", ".join(x for x in (p.source, p.published) if x)
+        meta = ", ".join(x for x in (p.source, shown_date(p.published, p.article_id, ingested)) if x)
         out.print(f"[bold]\\[{i}][/bold] " + escape(p.title + (f" — {meta}" if meta else "")), soft_wrap=True)
         out.print(f"    {p.url or p.path or p.article_id}", style="dim", markup=False)
         out.print("    " + " ".join(p.text.split()), soft_wrap=True, markup=False)
@@ -141,6 +162,8 @@ def ask(question: str, k: int, source: str | None, since: date | None, until: da
                                                                as_of=as_of),
                                  on_token=None if as_json else on_token)
     result.warnings = empty + result.warnings
+    ingested = undated_days(c, [cit.article_id for cit in result.citations if not cit.published],
+                            bool(since or until) and not as_json)
     c.close()
     if as_json:
         emit_json(result.as_json())
@@ -148,13 +171,15 @@ def ask(question: str, k: int, source: str | None, since: date | None, until: da
     if streamed:
         click.echo()
         if "".join(streamed).strip() == result.answer:
-            print_answer(result, show_text=False)
+            print_answer(result, show_text=False, ingested=ingested)
             return
         click.secho("\nChecked answer:", bold=True)
-    print_answer(result)
+    print_answer(result, ingested=ingested)
 
 
-def print_answer(result, show_text: bool = True) -> None:
+def print_answer(result, show_text: bool = True, ingested: dict[str, date] | None = None) -> None:
+    """The answer text, warnings (stderr) and numbered sources; `ingested` (from `undated_days`)
+    marks the undated sources that fell in a date window by their ingest day."""
     out = out_console()
     if show_text:
         out.print(result.answer, markup=False, soft_wrap=True)
@@ -165,7 +190,7 @@ def print_answer(result, show_text: bool = True) -> None:
     out.print()
     out.print("Sources:", style="bold")
     for cit in result.citations:
-        meta = ", ".join(x for x in (cit.source, cit.published) if x)
+        meta = ", ".join(x for x in (cit.source, shown_date(cit.published, cit.article_id, ingested)) if x)
         out.print(f"[{cit.n}] {cit.title}" + (f" — {meta}" if meta else ""), markup=False, soft_wrap=True)
         out.print(f"    {cit.url or cit.path or cit.article_id}", style="dim", markup=False,
                   soft_wrap=True)

@@ -96,8 +96,8 @@ def filter_options(fn: Callable) -> Callable:
     fn = click.option("--as-of", "as_of", callback=parse_date, metavar="DATE",
                       help="Ask as if on this day: \"this week\" or \"recently\" in the question or "
                            "query count back from it [default: today].")(fn)
-    fn = click.option("--until", callback=parse_date, metavar="DATE", help="Published on or before (YYYY-MM-DD).")(fn)
-    fn = click.option("--since", callback=parse_date, metavar="DATE", help="Published on or after (YYYY-MM-DD).")(fn)
+    fn = click.option("--until", callback=parse_date, metavar="DATE", help="Published (undated: first ingested) on or before (YYYY-MM-DD).")(fn)
+    fn = click.option("--since", callback=parse_date, metavar="DATE", help="Published (undated: first ingested) on or after (YYYY-MM-DD).")(fn)
     fn = click.option("--source", metavar="OUTLET", help="Only this outlet (case-insensitive).")(fn)
     fn = click.option("--k", "k", type=click.IntRange(1, 100), default=5, show_default=True,
                       help="How many passages.")(fn)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -85,6 +85,14 @@ def ingested_day(record: ArticleRecord, tz: ZoneInfo) -> date:
     return stamp.astimezone(tz).date() if stamp.tzinfo else stamp.date()
 
 
+def window_day(record: ArticleRecord, tz: ZoneInfo) -> tuple[date, str]:
+    """The day by which an article falls in a window, and by which date: its published day,
+    or (no published date known) the day it was first ingested, in `tz`."""
+    if record.published:
+        return date.fromisoformat(record.published[:10]), "published"
+    return ingested_day(record, tz), "ingested"
+
+
 def articles_in_window(c: Components, since: date, until: date, tz: ZoneInfo) -> list[WindowArticle]:
     """Articles published in [since, until]; one with no known published date falls in by the
     day it was first ingested. Duplicates are included (they join their original's story)."""
@@ -92,12 +100,42 @@ def articles_in_window(c: Components, since: date, until: date, tz: ZoneInfo) ->
         return []
     out = []
     for rec in c.registry.articles():
-        if rec.published:
-            day, how = date.fromisoformat(rec.published[:10]), "published"
-        else:
-            day, how = ingested_day(rec, tz), "ingested"
+        day, how = window_day(rec, tz)
         if since <= day <= until:
             out.append(WindowArticle(rec, day, how))
+    return out
+
+
+def undated_in_window(c: Components, since: date | None, until: date | None,
+                      tz: ZoneInfo) -> dict[str, date]:
+    """article_id -> ingest day of the indexed articles with no published date that fall in
+    [since, until] (either end open when None) by the day they were first ingested, in `tz`:
+    the rule of `articles_in_window`, for search filters."""
+    if not c.registry_exists():
+        return {}
+    # ingested_at is stored in UTC: a day of margin covers every zone's offset; the exact
+    # day in `tz` is decided below.
+    first = (since - timedelta(days=1)).isoformat() if since and since > date.min else None
+    last = (until + timedelta(days=1)).isoformat() if until and until < date.max else None
+    out = {}
+    for rec in c.registry.undated_articles(first, last):
+        day = ingested_day(rec, tz)
+        if (since is None or since <= day) and (until is None or day <= until):
+            out[rec.article_id] = day
+    return out
+
+
+def ingest_days(c: Components, article_ids: Iterable[str]) -> dict[str, date]:
+    """article_id -> the day (in NEWSDESK_TIMEZONE) it was first ingested, for those of these
+    articles that have no published date: what a date-filtered listing marks them by."""
+    if not c.registry_exists():
+        return {}
+    tz = ZoneInfo(c.settings.timezone)
+    out = {}
+    for article_id in dict.fromkeys(article_ids):
+        rec = c.registry.get(article_id)
+        if rec is not None and not rec.published:
+            out[article_id] = ingested_day(rec, tz)
     return out
 
 

@@ -1,7 +1,9 @@
 """Retrieval: hybrid dense + keyword search with filters, diversity and near-duplicate control.
 
 1. Candidates: the nearest passages in Chroma (dense) and the best BM25 matches in the FTS5
-   keyword index, both under the same outlet/date filters.
+   keyword index, both under the same outlet/date filters. An article with no published date
+   falls in a date window by the day it was first ingested (in NEWSDESK_TIMEZONE), as in
+   briefings: the window is decided against the registry, so existing indexes need no rebuild.
 2. Fusion: reciprocal rank fusion (RRF), which needs no score calibration between retrievers.
    A question that names its own period ("this week", "recently", "yesterday") adds a bonus to
    passages of articles published in that period, counted back from the day it is asked.
@@ -28,11 +30,15 @@ import numpy as np
 
 from rag.components import Components
 from rag.models import Passage
-from rag.search.filters import SearchFilters, source_names
+from rag.search.articles import undated_in_window
+from rag.search.filters import SearchFilters, chroma_where_undated, source_names
 from rag.search.rerank import late_interaction
+from rag.store.vectorstore import VectorStore
 from rag.text.dates import parse_date, recency_window, today
 
 log = logging.getLogger(__name__)
+
+_IDS_PER_QUERY = 500  # article ids in one Chroma `$in` clause (undated articles in a date window)
 
 
 @dataclass
@@ -77,16 +83,7 @@ def retrieve(c: Components, query: str, k: int = 5, filters: SearchFilters | Non
         return []
     qvec = c.embedder.embed([query])[0]
     store = c.store  # reopened here if another process changed the index
-    ranked: dict[str, float] = {}
-    if config.mode in ("hybrid", "dense"):
-        hits = store.query(qvec, config.candidates, filters.chroma_where(names))
-        for rank, hit in enumerate(hits):
-            ranked[hit.chunk_id] = ranked.get(hit.chunk_id, 0.0) + config.dense_weight / (config.rrf_k + rank + 1)
-    if config.mode in ("hybrid", "keyword"):
-        since = filters.since.isoformat() if filters.since else None
-        until = filters.until.isoformat() if filters.until else None
-        for rank, (cid, _) in enumerate(c.registry.keyword_search(query, config.candidates, names, since, until)):
-            ranked[cid] = ranked.get(cid, 0.0) + config.keyword_weight / (config.rrf_k + rank + 1)
+    ranked = _fused_candidates(c, store, query, qvec, filters, names, config)
     rows = c.registry.chunk_rows(list(ranked))  # current versions only
     ranked = {cid: score for cid, score in ranked.items() if cid in rows}
     as_of = filters.as_of or today(ZoneInfo(c.settings.timezone))
@@ -109,6 +106,36 @@ def retrieve(c: Components, query: str, k: int = 5, filters: SearchFilters | Non
         passage.relevance = relevance
         passages.append(passage)
     return select_passages(passages, vectors, k, config)
+
+
+def _fused_candidates(c: Components, store: VectorStore, query: str, qvec: np.ndarray,
+                      filters: SearchFilters, names: list[str] | None,
+                      config: RetrievalConfig) -> dict[str, float]:
+    """chunk_id -> RRF score of the dense and keyword candidates under the filters. Under a
+    date range, the passages of articles with no published date come in by their ingest day
+    (`undated_in_window`), by article id: Chroma's metadata has no day for them."""
+    undated: list[str] = []
+    if filters.dated:
+        tz = ZoneInfo(c.settings.timezone)
+        undated = list(undated_in_window(c, filters.since, filters.until, tz))
+    ranked: dict[str, float] = {}
+    if config.mode in ("hybrid", "dense"):
+        wheres = [filters.chroma_where(names)]
+        wheres += [chroma_where_undated(undated[i:i + _IDS_PER_QUERY], names)
+                   for i in range(0, len(undated), _IDS_PER_QUERY)]
+        if undated:
+            hits = store.query_any(qvec, config.candidates, wheres)
+        else:
+            hits = store.query(qvec, config.candidates, wheres[0])
+        for rank, hit in enumerate(hits):
+            ranked[hit.chunk_id] = ranked.get(hit.chunk_id, 0.0) + config.dense_weight / (config.rrf_k + rank + 1)
+    if config.mode in ("hybrid", "keyword"):
+        since = filters.since.isoformat() if filters.since else None
+        until = filters.until.isoformat() if filters.until else None
+        found = c.registry.keyword_search(query, config.candidates, names, since, until, undated)
+        for rank, (cid, _) in enumerate(found):
+            ranked[cid] = ranked.get(cid, 0.0) + config.keyword_weight / (config.rrf_k + rank + 1)
+    return ranked
 
 
 def select_passages(passages: list[Passage], vectors: dict[str, np.ndarray], k: int,

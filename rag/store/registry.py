@@ -13,6 +13,7 @@ was opened at, and reopens that view when another process changed the index (com
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import threading
@@ -314,10 +315,13 @@ class Registry:
             ).fetchall()
 
     def keyword_search(self, query: str, k: int, source_names: list[str] | None = None,
-                       since: str | None = None, until: str | None = None) -> list[tuple[str, float]]:
+                       since: str | None = None, until: str | None = None,
+                       undated_ids: Sequence[str] = ()) -> list[tuple[str, float]]:
         """(chunk_id, BM25 score, higher is better) of the best keyword matches passing the filters.
 
-        Title matches weigh twice as much as body matches.
+        Title matches weigh twice as much as body matches. `since`/`until` bound the published
+        date; `undated_ids` are articles with no published date that pass them too (by the day
+        they were ingested, which the caller decides).
         """
         match = fts_query(query)
         if match is None:
@@ -326,12 +330,20 @@ class Registry:
         if source_names:
             where.append(f"a.source IN ({','.join('?' * len(source_names))})")
             params += source_names
+        dated: list[str] = []
+        dated_params: list[str] = []
         if since:
-            where.append("a.published >= ?")
-            params.append(since)
+            dated.append("a.published >= ?")
+            dated_params.append(since)
         if until:
-            where.append("a.published <= ?")
-            params.append(until)
+            dated.append("a.published <= ?")
+            dated_params.append(until)
+        if dated and undated_ids:
+            where.append(f"(({' AND '.join(dated)}) OR a.article_id IN (SELECT value FROM json_each(?)))")
+            params += [*dated_params, json.dumps(list(undated_ids))]
+        else:
+            where += dated
+            params += dated_params
         with self._lock:
             rows = self.db.execute(
                 "SELECT c.chunk_id, -bm25(chunks_fts, 2.0, 1.0) AS score FROM chunks_fts "
@@ -340,6 +352,23 @@ class Registry:
                 (*params, k),
             ).fetchall()
         return [(r[0], float(r[1])) for r in rows]
+
+    def undated_articles(self, first_day: str | None = None, last_day: str | None = None) -> list[ArticleRecord]:
+        """Indexed originals with no published date whose `ingested_at` (as stored, UTC) falls
+        on a day from `first_day` to `last_day` (ISO, inclusive; None: open)."""
+        where = ["published IS NULL", "duplicate_of IS NULL", "chunks > 0"]
+        params: list[str] = []
+        if first_day:
+            where.append("substr(ingested_at, 1, 10) >= ?")
+            params.append(first_day)
+        if last_day:
+            where.append("substr(ingested_at, 1, 10) <= ?")
+            params.append(last_day)
+        with self._lock:
+            rows = self.db.execute(
+                f"SELECT {_ARTICLE_COLUMNS} FROM articles WHERE {' AND '.join(where)} ORDER BY ingested_at",
+                params).fetchall()
+        return [self._record(r) for r in rows]
 
     # --- counts ---------------------------------------------------------------------------------
 

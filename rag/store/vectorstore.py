@@ -151,6 +151,14 @@ class VectorStore:
                                              result["metadatas"][0], result["distances"][0])
         ]
 
+    def query_any(self, vector: np.ndarray, k: int, wheres: list[dict | None]) -> list[VectorHit]:
+        """The k nearest chunks that pass any one of the `wheres` (one query each), nearest first."""
+        hits: dict[str, VectorHit] = {}
+        for where in wheres:
+            for hit in self.query(vector, k, where):
+                hits.setdefault(hit.chunk_id, hit)
+        return sorted(hits.values(), key=lambda h: h.distance)[:k]
+
     def vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
         """Stored vectors by chunk id (ids not in the store are left out)."""
         if not ids:
