@@ -24,12 +24,21 @@ from discord import app_commands
 from discord.ext import tasks
 
 from rag.answer.pipeline import Answer
+from rag.briefing.recent import MAX_HOURS
 from rag.ingest.decoding import LoadError
 
 from .caches import MAX_CONVERSATIONS, Cooldowns, LRUCache
 from .config import BotConfig
-from .core import BotCore, Turn
-from .format import answer_embeds, briefing_messages, pack_embeds, split_text, summary_embeds
+from .core import MAX_EVERY_MINUTES, BotCore, NotSubscribed, Turn
+from .format import (
+    answer_embeds,
+    briefing_messages,
+    feeds_embeds,
+    pack_embeds,
+    split_text,
+    subscribed_embed,
+    summary_embeds,
+)
 from .state import PostedBriefings
 from .streaming import EDIT_INTERVAL, AnswerStream, EditThrottle, Show
 
@@ -37,6 +46,10 @@ log = logging.getLogger(__name__)
 
 NO_PINGS = discord.AllowedMentions.none()
 ERROR_TEXT = "Sorry, something went wrong while working on that. The details are in the bot's log."
+FEEDS_REFUSED = "Only members with Manage Server (or an ingest role set by the bot's owner) can manage feeds."
+# The daily post waits this long for the poll before it (a poll's feeds each have a time budget,
+# NEWSDESK_FEED_POLL_BUDGET); past it the post goes out and the poll finishes on its own.
+POLL_BEFORE_POST_SECONDS = 300.0
 
 
 def make_intents() -> discord.Intents:
@@ -272,6 +285,62 @@ class NewsdeskBot(discord.Client):
         for part in split_text(text, 2000):
             await interaction.followup.send(part, allowed_mentions=NO_PINGS)
 
+    async def handle_news(self, interaction: discord.Interaction, topic: str | None = None, hours: int = 24) -> None:
+        if not 1 <= hours <= MAX_HOURS:
+            return await self._refuse(interaction, f"Give 1 to {MAX_HOURS} hours (a week at most).")
+        if wait := self.cooldown_left(interaction.user.id, "news"):
+            return await self._refuse(interaction, f"Please wait {wait:.0f} s before asking for the news again.")
+        await interaction.response.defer(thinking=True)
+        try:
+            b = await self.run_core(self.core.news, interaction.guild_id, hours, topic or None, self.clock())
+        except Exception:
+            return await self._fail(interaction, "/news")
+        for part in briefing_messages(b.markdown):
+            await interaction.followup.send(part, allowed_mentions=NO_PINGS)
+
+    # --- /feeds -----------------------------------------------------------------------------------
+
+    async def handle_feeds_add(self, interaction: discord.Interaction, url: str, every: int | None = None) -> None:
+        if not self.may_ingest(interaction.user, interaction.permissions):
+            return await self._refuse(interaction, FEEDS_REFUSED)
+        url = url.strip()
+        if not re.match(r"^https?://\S+$", url, re.I):
+            return await self._refuse(interaction, "Give the http(s) URL of an RSS, Atom or JSON feed.")
+        await interaction.response.defer(thinking=True)
+        try:
+            feed, new = await self.run_core(self.core.feeds_add, interaction.guild_id, url, every)
+        except LoadError as exc:  # a refused URL: say why
+            return await interaction.followup.send(f"Cannot subscribe to {url}: {exc}"[:2000], ephemeral=True,
+                                                   allowed_mentions=NO_PINGS)
+        except Exception:
+            return await self._fail(interaction, "/feeds add")
+        await interaction.followup.send(embeds=[subscribed_embed(feed, new)], allowed_mentions=NO_PINGS)
+
+    async def handle_feeds_list(self, interaction: discord.Interaction) -> None:
+        if not self.may_ingest(interaction.user, interaction.permissions):
+            return await self._refuse(interaction, FEEDS_REFUSED)
+        await interaction.response.defer(thinking=True)
+        try:
+            found = await self.run_core(self.core.feeds_list, interaction.guild_id)
+        except Exception:
+            return await self._fail(interaction, "/feeds list")
+        await self.send_embeds(interaction.followup.send, feeds_embeds(found, "This server's feeds"))
+
+    async def handle_feeds_remove(self, interaction: discord.Interaction, url: str) -> None:
+        if not self.may_ingest(interaction.user, interaction.permissions):
+            return await self._refuse(interaction, FEEDS_REFUSED)
+        url = url.strip()
+        await interaction.response.defer(thinking=True)
+        try:
+            await self.run_core(self.core.feeds_remove, interaction.guild_id, url)
+        except NotSubscribed as exc:
+            return await interaction.followup.send(str(exc)[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
+        except Exception:
+            return await self._fail(interaction, "/feeds remove")
+        embed = discord.Embed(title=f"Unsubscribed from {url}"[:256], colour=discord.Colour.light_grey(),
+                              description="Its articles already indexed stay.")
+        await interaction.followup.send(embeds=[embed], allowed_mentions=NO_PINGS)
+
     # --- mentions and threads -------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
@@ -370,6 +439,7 @@ class NewsdeskBot(discord.Client):
             return []
         day = now.date() - timedelta(days=1) if self.config.briefing_day == "previous" else now.date()
         done = []
+        polled: set[str] = set()  # collections polled in this round: once each
         for cid in self.config.briefing_channels:
             if self.posted.last_posted(cid) == now.date():
                 continue
@@ -377,11 +447,7 @@ class NewsdeskBot(discord.Client):
             if tries >= 3:  # failing every minute helps no one; tomorrow starts afresh
                 continue
             try:
-                # A briefing channel is a text channel (or a thread): both have a guild and send().
-                channel = cast(discord.TextChannel, self.get_channel(cid) or await self.fetch_channel(cid))
-                b = await self.run_core(self.core.briefing, channel.guild.id, day)
-                for part in briefing_messages(b.markdown):
-                    await channel.send(part, allowed_mentions=NO_PINGS)
+                await self._post_briefing(cid, day, polled)
             except Exception:
                 self.briefing_failures[(cid, now.date())] = tries + 1
                 log.exception("could not post the daily briefing to channel %s (try %d of 3 today)", cid, tries + 1)
@@ -389,6 +455,38 @@ class NewsdeskBot(discord.Client):
             self.posted.mark_posted(cid, now.date())
             done.append(cid)
         return done
+
+    async def _post_briefing(self, cid: int, day: date, polled: set[str]) -> None:
+        """Post the day's briefing (narrowed as the channel's filter says) to one channel, after
+        polling its collection's due feeds when the bot runs inside `newsdesk run`."""
+        # A briefing channel is a text channel (or a thread): both have a guild and send().
+        channel = cast(discord.TextChannel, self.get_channel(cid) or await self.fetch_channel(cid))
+        collection = self.core.collection_for(channel.guild.id)
+        if self.core.polls_feeds and collection not in polled:
+            polled.add(collection)
+            await self.poll_before_briefing(channel.guild.id)
+        narrow = self.config.briefing_filters.get(cid)
+        b = await self.run_core(self.core.briefing, channel.guild.id, day, narrow)
+        for part in briefing_messages(b.markdown):
+            await channel.send(part, allowed_mentions=NO_PINGS)
+
+    async def poll_before_briefing(self, guild_id: int) -> None:
+        """Poll the due feeds of the guild's collection once, in a worker thread, so the daily post
+        has that morning's articles; a failure, or a poll still running after
+        POLL_BEFORE_POST_SECONDS, is logged and the post goes out all the same."""
+        try:
+            report = await asyncio.wait_for(asyncio.to_thread(self.core.poll_feeds, guild_id),
+                                            POLL_BEFORE_POST_SECONDS)
+        except TimeoutError:
+            log.warning("the feeds of guild %s were still polling after %g s; posting the briefing without "
+                        "waiting", guild_id, POLL_BEFORE_POST_SECONDS)
+            return
+        except Exception:
+            log.exception("polling the feeds of guild %s before its daily briefing failed", guild_id)
+            return
+        if report is not None:
+            log.info("polled %d feeds of guild %s before its daily briefing: %d new articles",
+                     len(report.feeds), guild_id, report.added)
 
 
 def register_commands(tree: app_commands.CommandTree, bot: NewsdeskBot) -> None:
@@ -415,6 +513,13 @@ def register_commands(tree: app_commands.CommandTree, bot: NewsdeskBot) -> None:
     async def briefing(interaction: discord.Interaction, date: str | None = None) -> None:
         await bot.handle_briefing(interaction, date)
 
+    @tree.command(name="news", description="A short briefing of what arrived in the last hours (default 24).")
+    @app_commands.describe(topic="Only news about this topic", hours=f"How many hours back (1-{MAX_HOURS}; default 24)")
+    @app_commands.guild_only()
+    async def news(interaction: discord.Interaction, topic: app_commands.Range[str, 1, 200] | None = None,
+                   hours: app_commands.Range[int, 1, MAX_HOURS] = 24) -> None:
+        await bot.handle_news(interaction, topic, hours)
+
     @tree.command(name="sources", description="What is indexed: outlets, article counts and newest dates.")
     @app_commands.guild_only()
     async def sources(interaction: discord.Interaction) -> None:
@@ -426,14 +531,51 @@ def register_commands(tree: app_commands.CommandTree, bot: NewsdeskBot) -> None:
     async def ingest(interaction: discord.Interaction, url: str) -> None:
         await bot.handle_ingest(interaction, url)
 
+    tree.add_command(feeds_group(bot))
+
+
+def feeds_group(bot: NewsdeskBot) -> app_commands.Group:
+    """/feeds add | list | remove: the server's feed subscriptions (Manage Server or an ingest role)."""
+    feeds = app_commands.Group(name="feeds", guild_only=True,
+                               description="Feed subscriptions of this server (Manage Server or an ingest role).")
+    default_every = bot.core.settings.feed_every_minutes
+
+    @feeds.command(name="add", description="Subscribe to an RSS/Atom/JSON feed; its new articles are indexed.")
+    @app_commands.describe(url="The http(s) URL of the feed",
+                           every=f"Poll every this many minutes (default {default_every})")
+    async def add(interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000],
+                  every: app_commands.Range[int, 1, MAX_EVERY_MINUTES] | None = None) -> None:
+        await bot.handle_feeds_add(interaction, url, every)
+
+    @feeds.command(name="list", description="The subscribed feeds: interval, status, last and next poll.")
+    async def list_feeds(interaction: discord.Interaction) -> None:
+        await bot.handle_feeds_list(interaction)
+
+    @feeds.command(name="remove", description="Unsubscribe from a feed (its articles stay indexed).")
+    @app_commands.describe(url="The feed's URL, as /feeds list shows it")
+    async def remove(interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000]) -> None:
+        await bot.handle_feeds_remove(interaction, url)
+
+    return feeds
+
 
 def command_specs(bot: NewsdeskBot) -> list[dict]:
     """The slash commands as registered, for `newsdesk bot --check`."""
     out = []
     for cmd in bot.tree.get_commands():
         d = cmd.to_dict(bot.tree)
-        options = [{"name": o["name"], "description": o["description"],
-                    "type": discord.AppCommandOptionType(o["type"]).name, "required": o.get("required", False)}
-                   for o in d.get("options", [])]
-        out.append({"name": d["name"], "description": d["description"], "options": options})
+        out.append({"name": d["name"], "description": d["description"], "options": _option_specs(d)})
+    return out
+
+
+def _option_specs(d: dict) -> list[dict]:
+    """A command's options; a subcommand's carry their own options."""
+    out = []
+    for o in d.get("options", []):
+        kind = discord.AppCommandOptionType(o["type"])
+        spec = {"name": o["name"], "description": o["description"], "type": kind.name,
+                "required": o.get("required", False)}
+        if kind in (discord.AppCommandOptionType.subcommand, discord.AppCommandOptionType.subcommand_group):
+            spec["options"] = _option_specs(o)
+        out.append(spec)
     return out

@@ -1,5 +1,10 @@
 """The bot's settings, parsed and checked in one place: `BotSettings` turns the raw text of the
-bot's variables in `Settings` into usable types (ids, a time, a token of the right shape)."""
+bot's variables in `Settings` into usable types (ids, a time, a token of the right shape).
+
+NEWSDESK_BRIEFING_CHANNELS is a comma-separated list of channel ids, each optionally narrowed:
+`123:topic=energy;sources=Reuters,AP,456` posts to channel 123 the day's briefing of the articles
+from Reuters or AP about energy, and to channel 456 the whole briefing. The outlets of `sources=`
+run on, comma-separated, up to the next item that starts with a channel id."""
 
 from __future__ import annotations
 
@@ -16,10 +21,24 @@ from rag.settings import Settings, check_collection_name, env_names
 # Discord bot tokens are three base64url parts joined by dots (user id, timestamp, HMAC).
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
+_CHANNEL_START = re.compile(r"\s*\d+\s*(?::|$)")  # an item of NEWSDESK_BRIEFING_CHANNELS that names a channel
+_ID_HELP = ("is not a Discord id (17-20 digits; turn on Developer Mode, then right-click the server or "
+            "channel and Copy ID)")
 
 
 class BotConfigError(ValueError):
     """The bot's settings are missing or malformed; the message names each problem."""
+
+
+@dataclass(frozen=True)
+class ChannelFilter:
+    """What one briefing channel's daily post is narrowed to: a topic and/or outlets."""
+
+    topic: str | None = None
+    sources: tuple[str, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.topic or self.sources)
 
 
 @dataclass
@@ -30,6 +49,7 @@ class BotConfig:
     dev_guilds: list[int] = field(default_factory=list)
     guild_collections: dict[int, str] = field(default_factory=dict)
     briefing_channels: list[int] = field(default_factory=list)
+    briefing_filters: dict[int, ChannelFilter] = field(default_factory=dict)  # narrowed channels only
     briefing_time: time = time(8, 0)
     briefing_day: str = "previous"
     ingest_roles: list[str] = field(default_factory=list)
@@ -72,7 +92,7 @@ class BotSettings(BaseModel):
     briefing_time: time
     bot_cooldown: float
     bot_guilds: list[int]
-    briefing_channels: list[int]
+    briefing_channels: list[tuple[int, ChannelFilter]]
     briefing_day: Literal["previous", "same"]
     ingest_roles: list[str]
     bot_history_turns: int
@@ -89,7 +109,9 @@ class BotSettings(BaseModel):
     def config(self) -> BotConfig:
         """The BotConfig the bot runs with."""
         return BotConfig(token=self.discord_token.get_secret_value(), dev_guilds=self.bot_guilds,
-                         guild_collections=self.guild_collections, briefing_channels=self.briefing_channels,
+                         guild_collections=self.guild_collections,
+                         briefing_channels=[cid for cid, _ in self.briefing_channels],
+                         briefing_filters={cid: f for cid, f in self.briefing_channels if f},
                          briefing_time=self.briefing_time, briefing_day=self.briefing_day,
                          ingest_roles=self.ingest_roles, cooldown=self.bot_cooldown,
                          history_turns=self.bot_history_turns)
@@ -143,17 +165,33 @@ class BotSettings(BaseModel):
             raise ValueError(f"{_env(info)} must be 0 or more seconds")
         return value
 
-    @field_validator("bot_guilds", "briefing_channels", mode="before")
+    @field_validator("bot_guilds", mode="before")
     @classmethod
     def _discord_ids(cls, value: object, info: ValidationInfo) -> object:
         if not isinstance(value, str):
             return value
         bad = [part for part in _items(value) if not _is_discord_id(part)]
         if bad:
-            raise ValueError("; ".join(
-                f"{_env(info)}: {part!r} is not a Discord id (17-20 digits; turn on Developer Mode, "
-                "then right-click the server or channel and Copy ID)" for part in bad))
+            raise ValueError("; ".join(f"{_env(info)}: {part!r} {_ID_HELP}" for part in bad))
         return [int(part) for part in _items(value)]
+
+    @field_validator("briefing_channels", mode="before")
+    @classmethod
+    def _briefing_channels(cls, value: object, info: ValidationInfo) -> object:
+        if not isinstance(value, str):
+            return value
+        channels: list[tuple[int, ChannelFilter]] = []
+        problems: list[str] = []
+        for entry in _channel_entries(value):
+            parsed = _channel(entry, _env(info), problems)
+            if parsed is not None:
+                channels.append(parsed)
+        narrowed = [cid for cid, f in channels if f]
+        twice = sorted({cid for cid in narrowed if [c for c, _ in channels].count(cid) > 1})
+        problems += [f"{_env(info)}: channel {cid} is listed twice (it gets one briefing a day)" for cid in twice]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return channels
 
     @field_validator("ingest_roles", mode="before")
     @classmethod
@@ -164,6 +202,44 @@ class BotSettings(BaseModel):
     @classmethod
     def _history_turns(cls, value: int) -> int:
         return max(0, value)
+
+
+def _channel_entries(raw: str) -> list[str]:
+    """The entries of NEWSDESK_BRIEFING_CHANNELS: its comma-separated items, except that an item not
+    starting with a channel id continues the entry before it when that entry ends in `sources=…`."""
+    entries: list[str] = []
+    for item in _items(raw):
+        last_key = entries[-1].partition(":")[2].rsplit(";", 1)[-1].strip().lower() if entries else ""
+        if not _CHANNEL_START.match(item) and last_key.startswith("sources="):
+            entries[-1] += "," + item
+        else:
+            entries.append(item)
+    return entries
+
+
+def _channel(entry: str, env: str, problems: list[str]) -> tuple[int, ChannelFilter] | None:
+    """One entry, `id` or `id:topic=TEXT;sources=OUTLET,…`; None (its problems added) if malformed."""
+    cid, colon, spec = (text.strip() for text in entry.partition(":"))
+    if not _is_discord_id(cid):
+        problems.append(f"{env}: {cid!r} {_ID_HELP}")
+        return None
+    if not colon:
+        return int(cid), ChannelFilter()
+    topic: str | None = None
+    sources: tuple[str, ...] = ()
+    before = len(problems)
+    for part in (p.strip() for p in spec.split(";")):
+        key, _, text = (t.strip() for t in part.partition("="))
+        if key.lower() == "topic" and text:
+            topic = " ".join(text.split())
+        elif key.lower() == "sources" and _items(text):
+            sources = tuple(_items(text))
+        elif part:
+            problems.append(f"{env}: {part!r} (channel {cid}) is not topic=TEXT or sources=OUTLET,OUTLET")
+    if len(problems) == before and not (topic or sources):
+        problems.append(f"{env}: {entry!r}: after the channel id and ':' give topic=TEXT and/or "
+                        "sources=OUTLET,OUTLET")
+    return (int(cid), ChannelFilter(topic, sources)) if len(problems) == before else None
 
 
 def load_bot_config(settings: Settings, require_token: bool = True) -> BotConfig:

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import threading
 from collections.abc import Callable
-from datetime import date
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 from rag.answer.pipeline import Answer, answer_question
 from rag.briefing.pipeline import make_briefing
@@ -20,21 +22,42 @@ from rag.search.filters import SearchFilters
 from rag.settings import Settings
 from rag.summarize.pipeline import Summary, summarize_article, summarize_topic
 
-from .config import BotConfig
+from .config import BotConfig, ChannelFilter
+
+if TYPE_CHECKING:
+    from rag.ingest.polling import PollReport
+    from rag.store.subscriptions import Feed
 
 log = logging.getLogger(__name__)
 
 Turn = tuple[str, str]  # (role "user" | "bot", text)
+
+_HTTP_URL = re.compile(r"^https?://\S+$", re.I)
+MAX_EVERY_MINUTES = 525_600  # a year, as `newsdesk feeds add --every`
+
+
+class NotSubscribed(LookupError):
+    """`/feeds remove` of a URL the guild's collection is not subscribed to."""
+
+
+def _runs_in_desk(factory: Callable[[Settings], Components] | None) -> bool:
+    """Whether the components come from a `newsdesk run` desk (its `Desk.components`)."""
+    run = sys.modules.get("rag.cli.run")  # imported already when a desk exists; never imported here
+    return run is not None and isinstance(getattr(factory, "__self__", None), run.Desk)
 
 
 class BotCore:
     """The core, one collection per guild (NEWSDESK_GUILD_COLLECTIONS), backends shared."""
 
     def __init__(self, settings: Settings, config: BotConfig,
-                 components_factory: Callable[[Settings], Components] | None = None):
+                 components_factory: Callable[[Settings], Components] | None = None,
+                 poll_feeds: bool | None = None):
+        """`poll_feeds`: poll a collection's due feeds before its daily post (default: when the
+        bot runs inside `newsdesk run`, whose desk makes the components)."""
         self.settings = settings
         self.config = config
         self._factory = components_factory
+        self.polls_feeds = _runs_in_desk(components_factory) if poll_feeds is None else poll_feeds
         self._components: dict[str, Components] = {}
         self._lock = threading.Lock()
         self._ingest_lock = threading.Lock()
@@ -110,9 +133,24 @@ class BotCore:
             raise LookupError(f"{target.strip()} is not in the index yet: add it with /ingest first.")
         return summarize_topic(c, target)
 
-    def briefing(self, guild_id: int | None, day: date) -> Briefing:
-        """The briefing of one day for the guild's collection (saved ones are reused)."""
+    def briefing(self, guild_id: int | None, day: date, narrow: ChannelFilter | None = None) -> Briefing:
+        """The briefing of one day for the guild's collection (saved ones are reused), or of its
+        articles about a topic and/or from some outlets (a narrowed briefing channel's)."""
+        if narrow:
+            from rag.briefing.recent import narrowed_briefing
+
+            return narrowed_briefing(self.components(guild_id), day, day, narrow.topic, narrow.sources)
         return make_briefing(self.components(guild_id), day, day)
+
+    def news(self, guild_id: int | None, hours: int = 24, topic: str | None = None,
+             now: datetime | None = None) -> Briefing:
+        """A short briefing of what arrived in the guild's collection in the last `hours` (1..168),
+        optionally about a topic."""
+        from rag.briefing.recent import MAX_HOURS, recent_briefing
+
+        if not 1 <= hours <= MAX_HOURS:
+            raise ValueError(f"give 1 to {MAX_HOURS} hours")
+        return recent_briefing(self.components(guild_id), hours, topic, now=now)
 
     def sources(self, guild_id: int | None) -> list[dict]:
         """Outlets in the guild's collection: article counts and newest published dates."""
@@ -139,6 +177,71 @@ class BotCore:
         loader = Loader(c.settings, Fetcher(c.settings, url_guard=refuse_private_address))
         with self._ingest_lock, c.writing():
             return Ingestor(c).ingest([url], loader)
+
+    # --- feed subscriptions -------------------------------------------------------------------
+
+    def feeds_add(self, guild_id: int | None, url: str, every: int | None = None) -> tuple[Feed, bool]:
+        """Subscribe the guild's collection to a feed (again: change its interval); the feed, and
+        whether it is new. The URL must be http(s) and reach a public address, unless
+        NEWSDESK_FEED_PRIVATE_ADDRESSES lets polls reach private ones too."""
+        from rag.ingest.decoding import LoadError
+        from rag.ingest.guard import refuse_private_address
+        from rag.ingest.polling import open_subscriptions
+        from rag.text.dates import utc_now
+
+        url = url.strip()
+        if not _HTTP_URL.match(url):
+            raise LoadError("give the http(s) URL of an RSS, Atom or JSON feed")
+        if every is not None and not 1 <= every <= MAX_EVERY_MINUTES:
+            raise LoadError(f"poll every 1 to {MAX_EVERY_MINUTES} minutes")
+        c = self.components(guild_id)
+        if not c.settings.feed_private_addresses:
+            refuse_private_address(url)  # polls would refuse it too: say so now
+        subs = open_subscriptions(c)
+        try:
+            new = subs.get(url) is None
+            feed = subs.add(url, utc_now(), every_minutes=every, default_every=c.settings.feed_every_minutes)
+        finally:
+            subs.close()
+        return feed, new
+
+    def feeds_list(self, guild_id: int | None) -> list[Feed]:
+        """The guild's collection's subscriptions, oldest first (nothing is created to list none)."""
+        from rag.ingest.polling import open_subscriptions
+
+        c = self.components(guild_id)
+        if not c.registry_exists():
+            return []
+        subs = open_subscriptions(c)
+        try:
+            return subs.all()
+        finally:
+            subs.close()
+
+    def feeds_remove(self, guild_id: int | None, url: str) -> None:
+        """Unsubscribe the guild's collection from a feed (its articles stay); NotSubscribed if it
+        was not subscribed."""
+        from rag.ingest.polling import open_subscriptions
+
+        url = url.strip()
+        c = self.components(guild_id)
+        removed = False
+        if c.registry_exists():
+            subs = open_subscriptions(c)
+            try:
+                removed = subs.remove(url)
+            finally:
+                subs.close()
+        if not removed:
+            raise NotSubscribed(f"{url} is not subscribed in this server (see /feeds list)")
+
+    def poll_feeds(self, guild_id: int | None) -> PollReport | None:
+        """One pass over the due feeds of the guild's collection; None when it has none subscribed."""
+        from rag.ingest.polling import poll
+
+        if not self.feeds_list(guild_id):
+            return None
+        return poll(self.components(guild_id))
 
     def close(self) -> None:
         """Release open files."""

@@ -4,11 +4,16 @@ limits, split at paragraph or sentence boundaries."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 import discord
 
 from rag.models import Citation
 from rag.text.sentences import round_brackets, split_sentences
+
+if TYPE_CHECKING:
+    from rag.store.subscriptions import Feed
 
 MESSAGE_LIMIT = 2000       # characters in a message's content
 DESCRIPTION_LIMIT = 4096   # an embed's description
@@ -146,3 +151,55 @@ def briefing_messages(markdown: str) -> list[str]:
     """A briefing's Markdown as messages of at most 2,000 characters, split between stories
     and paragraphs; links are wrapped in <> by the briefing so Discord shows no previews."""
     return split_text(markdown, MESSAGE_LIMIT)
+
+
+FEEDS_SHOWN = 50  # /feeds list shows this many feeds (a few messages at most), then counts the rest
+
+
+def _when(stamp: datetime | None) -> str:
+    """A feed's time as Discord shows it in the reader's own time zone (<t:…>), or "—"."""
+    return f"<t:{int(stamp.timestamp())}:R>" if stamp else "—"
+
+
+def feed_field(feed: Feed) -> tuple[str, str]:
+    """(name, value) of an embed field for one subscribed feed: its URL; its name, interval,
+    status, last and next poll, articles added, and its last error."""
+    name = _shorten(feed.url, FIELD_NAME_LIMIT)
+    lines = [f"**{_shorten(feed.name, 200)}**"] if feed.name else []
+    lines.append(f"every {feed.every_minutes} min · {feed.status.replace('_', ' ')} · "
+                 f"{feed.articles_added} articles added")
+    lines.append(f"last poll {_when(feed.last_poll)} · next {_when(feed.next_poll) if feed.next_poll else 'now'}")
+    if feed.last_error:
+        lines.append(f"⚠ {_shorten(feed.last_error, 300)}")
+    return name, "\n".join(lines)[:FIELD_VALUE_LIMIT]
+
+
+def feeds_embeds(feeds: list[Feed], title: str) -> list[discord.Embed]:
+    """The subscribed feeds, one field each, in as many embeds as Discord's limits need (at most
+    FEEDS_SHOWN feeds; the rest are counted)."""
+    colour = discord.Colour.blurple()
+    if not feeds:
+        return [discord.Embed(title=_shorten(title, 256), colour=discord.Colour.light_grey(),
+                              description="No feeds yet. Subscribe to one with /feeds add.")]
+    embeds = [discord.Embed(title=_shorten(title, 256), colour=colour,
+                            description=f"{len(feeds)} feed{'s' * (len(feeds) != 1)}; polled by `newsdesk run` "
+                                        "(or `newsdesk feeds poll`)")]
+    for feed in feeds[:FEEDS_SHOWN]:
+        name, value = feed_field(feed)
+        last = embeds[-1]
+        if len(last.fields) >= FIELDS_LIMIT or _embed_size(last) + len(name) + len(value) > EMBED_TOTAL_LIMIT - 200:
+            last = discord.Embed(colour=colour)
+            embeds.append(last)
+        last.add_field(name=name, value=value, inline=False)
+    if len(feeds) > FEEDS_SHOWN:
+        embeds[-1].set_footer(text=f"and {len(feeds) - FEEDS_SHOWN} more feeds (see `newsdesk feeds list`)")
+    return embeds
+
+
+def subscribed_embed(feed: Feed, new: bool) -> discord.Embed:
+    """The answer to /feeds add."""
+    verb = "Subscribed to" if new else "Updated"
+    embed = discord.Embed(title=_shorten(f"{verb} {feed.url}", 256), colour=discord.Colour.green())
+    name, value = feed_field(feed)
+    embed.add_field(name=name, value=value, inline=False)
+    return embed

@@ -31,7 +31,7 @@ def serve(settings: Settings, desk: Desk, stop: threading.Event) -> bool:
     except BotConfigError as exc:
         raise click.ClickException(f"invalid bot settings: {exc}") from None
     logging.getLogger("discord.client").setLevel(logging.ERROR)  # "voice support missing": no voice used
-    core = BotCore(settings, config, components_factory=desk.components)
+    core = BotCore(settings, config, components_factory=desk.components, poll_feeds=True)
     try:
         NewsdeskBot(core, config).run(config.token, log_handler=None)
     except Exception as exc:  # discord.LoginFailure etc.: never print the token

@@ -291,7 +291,8 @@ class Settings(BaseSettings):
     briefing_channels: str = Field(
         default="",
         description="Channel ids, comma-separated, where the daily briefing is posted (the channel's "
-        "server picks the collection). Empty: no daily post.",
+        "server picks the collection); `ID:topic=TEXT;sources=OUTLET,OUTLET` narrows a channel's post "
+        "to a topic and/or outlets. Empty: no daily post.",
         json_schema_extra=_doc("bot"),
     )
     briefing_time: str = Field(
@@ -312,7 +313,7 @@ class Settings(BaseSettings):
     )
     bot_cooldown: float = Field(
         default=10.0,
-        description="Seconds a user waits between two /ask or /summarize commands (0 or more).",
+        description="Seconds a user waits between two /ask, /summarize or /news commands (0 or more).",
         json_schema_extra=_doc("bot"),
     )
     bot_history_turns: int = Field(

@@ -671,9 +671,14 @@ def test_bot_check_prints_commands_and_names_problems(tmp_path, monkeypatch):
     res = runner.invoke(main, ["bot", "--check", "--data-dir", str(tmp_path)])
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert [c["name"] for c in data["commands"]] == ["ask", "summarize", "briefing", "sources", "ingest"]
+    assert [c["name"] for c in data["commands"]] == ["ask", "summarize", "briefing", "news", "sources", "ingest",
+                                                     "feeds"]
     for cmd in data["commands"]:
         assert cmd["description"] and all(o["description"] for o in cmd["options"])
+    feeds = data["commands"][-1]
+    assert [(o["name"], o["type"]) for o in feeds["options"]] == [("add", "subcommand"), ("list", "subcommand"),
+                                                                  ("remove", "subcommand")]
+    assert [(o["name"], o["required"]) for o in feeds["options"][0]["options"]] == [("url", True), ("every", False)]
     ask = data["commands"][0]
     assert [(o["name"], o["required"]) for o in ask["options"]] == [("question", True), ("source", False),
                                                                     ("since", False)]
@@ -703,3 +708,258 @@ def test_config_parsing_and_the_token_never_shows(settings):
     with pytest.raises(BotConfigError, match="not a valid collection name"):
         load_bot_config(bad)
     assert command_specs  # imported for --check; exercised above
+
+
+# --- /feeds, /news and narrowed daily posts (issue #17) ------------------------------------------------
+
+GUILD_C = 333
+CHANNEL_WIRE, CHANNEL_BRIDGE, CHANNEL_ALL = 100000000000000001, 100000000000000002, 100000000000000003
+
+WIND = ("The state grid operator said offshore wind farms supplied a record share of electricity on Monday. "
+        "Turbines off the coast produced more power than the gas plants for the first time, and electricity "
+        "prices fell as the windy weather lasted into the evening.")
+
+
+@pytest.fixture
+def desk_core(tmp_path, embedder, tokenizer, monkeypatch):
+    """A BotCore of its own (guild A: "desk-a", B: "desk-b", C: "desk-c") that lets feeds reach
+    127.0.0.1, as NEWSDESK_FEED_PRIVATE_ADDRESSES does; guild A has a bridge story (Coastal Times)
+    and a wind record (Reuters), both of 2026-03-03 and ingested just now."""
+    from rag.components import Components
+    from rag.settings import Settings
+
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data", llm="none", feed_private_addresses=True)
+    config = BotConfig(token=TOKEN, guild_collections={GUILD_A: "desk-a", GUILD_B: "desk-b", GUILD_C: "desk-c"},
+                       cooldown=0)
+    c = BotCore(settings, config, lambda s: Components(s, embedder=embedder, tokenizer=tokenizer))
+    write_article(tmp_path / "a", "bridge.md", "Ship strikes Harlow Street bridge",
+                  "A container ship struck the Harlow Street bridge early on Tuesday. Fourteen people were "
+                  "injured, most of them workers on a night maintenance crew. Mayor Ellen Ruiz said the bridge "
+                  "would stay closed for at least three weeks while engineers inspect the central pier.",
+                  outlet="Coastal Times", date="2026-03-03", url="https://coastal.example/bridge")
+    write_article(tmp_path / "a", "wind.md", "Offshore wind sets a power record", WIND, outlet="Reuters",
+                  date="2026-03-03", url="https://reuters.example/wind")
+    run_ingest(c.components(GUILD_A), [tmp_path / "a"])
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def feed_server():
+    from test_feeds import FeedServer
+
+    srv = FeedServer()
+    srv.thread.start()
+    try:
+        yield srv
+    finally:
+        srv.release.set()
+        srv.httpd.shutdown()
+        srv.httpd.server_close()
+        srv.thread.join(timeout=5)
+
+
+def replies(rec: Recorder) -> str:
+    return "\n".join(kw["content"] or "" for name, kw in rec.calls if name in ("followup", "send_message"))
+
+
+def feeds_command(bot: NewsdeskBot, name: str):
+    group = bot.tree.get_command("feeds")
+    assert isinstance(group, discord.app_commands.Group)
+    return group.get_command(name).callback
+
+
+def test_feeds_add_list_remove_need_manage_server_or_an_ingest_role(desk_core, feed_server):
+    bot = make_bot(desk_core, ingest_roles=["editors"])
+    url = feed_server.base + "/wire.xml"
+    for name, kwargs in (("add", {"url": url}), ("list", {}), ("remove", {"url": url})):
+        inter, rec = interaction(roles=["readers"])
+        run(feeds_command(bot, name)(inter, **kwargs))
+        assert [n for n, _ in rec.calls] == ["send_message"] and rec.calls[0][1]["ephemeral"], name
+        assert "Manage Server" in rec.calls[0][1]["content"]
+    assert desk_core.feeds_list(GUILD_A) == []
+
+    inter, rec = interaction(manage_guild=True)
+    run(feeds_command(bot, "add")(inter, url=url, every=15))
+    assert rec.calls[0] == ("defer", {"thinking": True})
+    (embed,) = sent_embeds(rec)
+    assert embed.title == f"Subscribed to {url}" and "every 15 min" in embed.fields[0].value
+    inter, rec = interaction(roles=["Editors"])  # a role, by name, case-insensitive
+    run(feeds_command(bot, "add")(inter, url=url, every=30))
+    assert sent_embeds(rec)[0].title == f"Updated {url}"
+    assert [(f.url, f.every_minutes) for f in desk_core.feeds_list(GUILD_A)] == [(url, 30)]
+    assert desk_core.feeds_list(GUILD_B) == []  # each server its own collection's feeds
+
+    inter, rec = interaction(manage_guild=True)
+    run(feeds_command(bot, "list")(inter))
+    (embed,) = sent_embeds(rec)
+    assert embed.fields[0].name == url and "every 30 min · new" in embed.fields[0].value
+    assert all(kw.get("allowed_mentions") is NO_PINGS for name, kw in rec.calls if name != "defer")
+    inter, rec = interaction(guild_id=GUILD_B, manage_guild=True)
+    run(feeds_command(bot, "list")(inter))
+    assert "No feeds yet" in sent_embeds(rec)[0].description
+
+    inter, rec = interaction(manage_guild=True)
+    run(feeds_command(bot, "remove")(inter, url=f" {url} "))
+    assert sent_embeds(rec)[0].title == f"Unsubscribed from {url}" and desk_core.feeds_list(GUILD_A) == []
+    inter, rec = interaction(manage_guild=True)
+    run(feeds_command(bot, "remove")(inter, url=url))
+    assert "not subscribed" in rec.calls[-1][1]["content"] and rec.calls[-1][1]["ephemeral"]
+
+
+def test_feeds_add_wants_a_public_http_url_unless_private_addresses_are_allowed(core, desk_core):
+    bot = make_bot(core, ingest_roles=[])
+    inter, rec = interaction(manage_guild=True)
+    run(feeds_command(bot, "add")(inter, url="ftp://example.com/feed.xml"))
+    assert rec.calls[0][0] == "send_message" and "http(s) URL" in rec.calls[0][1]["content"]
+    for url in ("http://127.0.0.1:9/feed.xml", "http://169.254.169.254/latest/meta-data", "http://localhost/rss"):
+        inter, rec = interaction(manage_guild=True)
+        run(feeds_command(bot, "add")(inter, url=url))
+        reply = rec.calls[-1][1]
+        assert reply["content"].startswith(f"Cannot subscribe to {url}:") and "private or local address" in \
+            reply["content"] and reply["ephemeral"], url
+    assert core.feeds_list(GUILD_A) == []
+    # NEWSDESK_FEED_PRIVATE_ADDRESSES lets polls reach an intranet feed, and /feeds add follows it.
+    feed, new = desk_core.feeds_add(GUILD_A, "http://127.0.0.1:9/feed.xml")
+    assert new and feed.every_minutes == desk_core.settings.feed_every_minutes
+
+
+def news_text(bot: NewsdeskBot, **options) -> str:
+    inter, rec = interaction()
+    run(bot.tree.get_command("news").callback(inter, **options))
+    assert rec.calls[0] == ("defer", {"thinking": True}), rec.calls
+    return replies(rec)
+
+
+def test_news_shows_what_arrived_in_the_last_hours(desk_core, tmp_path):
+    from datetime import UTC, timedelta
+
+    c = desk_core.components(GUILD_A)
+    write_article(tmp_path / "old", "budget.md", "Council approves school budget",
+                  "The city council approved a school budget of 412 million dollars on Monday night. The plan "
+                  "raises starting salaries for teachers by six percent and funds forty new classroom aides.",
+                  outlet="Bay Herald", date="2026-03-03", url="https://bay.example/budget")
+    run_ingest(c, [tmp_path / "old"])
+    three_days_ago = (datetime.now(UTC) - timedelta(days=3)).isoformat(timespec="seconds")
+    c.registry.db.execute("UPDATE articles SET ingested_at=? WHERE title=?",
+                          (three_days_ago, "Council approves school budget"))
+    bot = make_bot(desk_core)
+    text = news_text(bot)
+    assert text.startswith("# News of the last 24 hours")
+    assert "Harlow Street" in text and "Offshore wind" in text and "school budget" not in text
+    week = news_text(bot, hours=168)
+    assert "school budget" in week and "Harlow Street" in week
+    wind = news_text(bot, topic="wind power and electricity")
+    assert "about “wind power and electricity”" in wind and "Offshore wind" in wind and "Harlow" not in wind
+    assert "Nothing arrived in the last 24 hours about “banana bread”" in news_text(bot, topic="banana bread")
+    assert "Harlow Street" in news_text(bot, hours=1)
+    inter, rec = interaction()  # out of range (Discord's own check bypassed): a short message
+    run(bot.tree.get_command("news").callback(inter, hours=500))
+    assert rec.calls[0][0] == "send_message" and "1 to 168 hours" in rec.calls[0][1]["content"]
+    bot = make_bot(desk_core, cooldown=30)
+    news_text(bot, hours=2)
+    inter, rec = interaction()
+    run(bot.tree.get_command("news").callback(inter))
+    assert rec.calls[0][0] == "send_message" and "wait" in rec.calls[0][1]["content"]
+
+
+def posts_by_channel(bot: NewsdeskBot, now: datetime) -> dict[int, str]:
+    """Run the daily post at `now` with stand-in channels of guild A; what each channel got."""
+    posts: dict[int, list[str]] = {}
+
+    def channel(cid: int):
+        async def send(content, **kwargs):
+            assert kwargs["allowed_mentions"] is NO_PINGS
+            posts.setdefault(cid, []).append(content)
+
+        return SimpleNamespace(id=cid, guild=SimpleNamespace(id=GUILD_A), send=send)
+
+    bot.get_channel = channel
+    run(bot.post_due_briefings(now))
+    return {cid: "\n".join(parts) for cid, parts in posts.items()}
+
+
+def test_a_channel_filter_narrows_the_daily_post(desk_core, settings):
+    raw = f"{CHANNEL_WIRE}:sources=Reuters,AP, {CHANNEL_BRIDGE}:topic=the Harlow Street bridge,{CHANNEL_ALL}"
+    parsed = load_bot_config(settings.model_copy(update={"briefing_channels": raw}), require_token=False)
+    assert parsed.briefing_channels == [CHANNEL_WIRE, CHANNEL_BRIDGE, CHANNEL_ALL]
+    bot = make_bot(desk_core, briefing_channels=parsed.briefing_channels, briefing_filters=parsed.briefing_filters,
+                   briefing_time=datetime.strptime("08:00", "%H:%M").time(), briefing_day="same")
+    posts = posts_by_channel(bot, datetime(2026, 3, 3, 9, 0))
+    assert set(posts) == {CHANNEL_WIRE, CHANNEL_BRIDGE, CHANNEL_ALL}
+    assert posts[CHANNEL_WIRE].startswith("# News briefing: 2026-03-03 · from Reuters, AP")
+    assert "Offshore wind" in posts[CHANNEL_WIRE] and "Harlow" not in posts[CHANNEL_WIRE]
+    assert "about “the Harlow Street bridge”" in posts[CHANNEL_BRIDGE]
+    assert "Harlow Street" in posts[CHANNEL_BRIDGE] and "Offshore wind" not in posts[CHANNEL_BRIDGE]
+    assert "Harlow Street" in posts[CHANNEL_ALL] and "Offshore wind" in posts[CHANNEL_ALL]
+
+
+def test_channel_filters_parse_and_plain_ids_stay_as_they_were(settings):
+    a, b = "123456789012345678", "223456789012345678"
+
+    def parse(raw: str) -> BotConfig:
+        return load_bot_config(settings.model_copy(update={"briefing_channels": raw}), require_token=False)
+
+    config = parse(f"{a}:topic=energy;sources=Reuters,AP,{b}")
+    assert config.briefing_channels == [int(a), int(b)] and list(config.briefing_filters) == [int(a)]
+    assert (config.briefing_filters[int(a)].topic, config.briefing_filters[int(a)].sources) == ("energy",
+                                                                                               ("Reuters", "AP"))
+    config = parse(f" {a} , {b} ")
+    assert config.briefing_channels == [int(a), int(b)] and config.briefing_filters == {}
+    config = parse(f"{a}:sources= Reuters , 9News ;topic= wind  power")
+    assert config.briefing_filters[int(a)].sources == ("Reuters", "9News")
+    assert config.briefing_filters[int(a)].topic == "wind power"
+    for raw, problem in ((f"{a}:", "give topic=TEXT and/or sources="), (f"{a}:colour=red", "'colour=red'"),
+                         (f"{a}:topic=x,{a}", f"channel {a} is listed twice"), ("12:topic=x", "'12' is not a Discord id")):
+        with pytest.raises(BotConfigError, match="NEWSDESK_BRIEFING_CHANNELS") as err:
+            parse(raw)
+        assert problem in str(err.value), raw
+
+
+def test_inside_newsdesk_run_the_daily_post_polls_the_feeds_first(desk_core, feed_server, caplog):
+    from test_feeds import make_items
+
+    from rag.cli.run import Desk
+
+    assert BotCore(desk_core.settings, desk_core.config, Desk(desk_core.settings).components).polls_feeds
+    assert not desk_core.polls_feeds  # a plain `newsdesk bot` leaves polling to `newsdesk run` or cron
+    url = feed_server.publish("/energy.xml", "Energy wire", make_items("energy", 2))
+    desk_core.feeds_add(GUILD_C, url, every=60)
+    desk_core.polls_feeds = True
+    bot = make_bot(desk_core, briefing_channels=[CHANNEL_ALL], briefing_time=datetime.strptime("08:00", "%H:%M").time(),
+                   briefing_day="same")
+    bot.get_channel = lambda cid: SimpleNamespace(id=cid, guild=SimpleNamespace(id=GUILD_C), send=send)
+    posts: list[str] = []
+
+    async def send(content, **kwargs):
+        posts.append(content)
+
+    assert run(bot.post_due_briefings(datetime(2024, 6, 1, 9, 0))) == [CHANNEL_ALL]
+    assert "Energy story number 0" in "\n".join(posts) and "Energy story number 1" in "\n".join(posts)
+    assert len(feed_server.seen("/energy.xml")) == 1
+    assert desk_core.feeds_list(GUILD_C)[0].articles_added == 2
+
+    # A poll that fails is logged; the post goes out all the same.
+    desk_core.poll_feeds = lambda guild_id: (_ for _ in ()).throw(RuntimeError("feed server on fire"))
+    posts.clear()
+    assert run(bot.post_due_briefings(datetime(2024, 6, 2, 9, 0))) == [CHANNEL_ALL]
+    assert posts and "feed server on fire" in caplog.text
+
+
+def test_no_poll_before_the_post_without_subscriptions_or_outside_the_desk(desk_core):
+    calls = []
+    real = desk_core.poll_feeds
+    desk_core.poll_feeds = lambda guild_id: calls.append(guild_id) or real(guild_id)
+    bot = make_bot(desk_core, briefing_channels=[CHANNEL_ALL], briefing_day="same",
+                   briefing_time=datetime.strptime("08:00", "%H:%M").time())
+    assert set(posts_by_channel(bot, datetime(2026, 3, 3, 9, 0))) == {CHANNEL_ALL}
+    assert calls == []  # not inside `newsdesk run`: no poll at all
+    desk_core.polls_feeds = True
+    assert real(GUILD_A) is None  # inside it, a collection without subscriptions is not polled
+    bot = make_bot(desk_core, briefing_channels=[CHANNEL_WIRE], briefing_day="same",
+                   briefing_time=datetime.strptime("08:00", "%H:%M").time())
+    assert set(posts_by_channel(bot, datetime(2026, 3, 3, 9, 0))) == {CHANNEL_WIRE}
+    assert calls == [GUILD_A]
