@@ -85,35 +85,18 @@ def opinion_table() -> None:
         print(f"- seed {path.name}: opinion score {opinion_score(text, text.splitlines()[0]):.2f}")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", type=int, default=400)
     ap.add_argument("--work", type=Path, help="keep the index here (benchmarks/retrieval.py's --work works too)")
     ap.add_argument("--skip-timing", action="store_true", help="thresholds only, no briefing time")
-    args = ap.parse_args()
-    require(RTQA)
-    from zoneinfo import ZoneInfo
+    return ap.parse_args()
 
-    from rag.briefing.pipeline import compute_briefing
-    from rag.briefing.stories import (
-        KEYWORD_WEIGHT,
-        STORY_THRESHOLD,
-        StoryConfig,
-        article_vectors,
-        build_stories,
-        story_similarity,
-    )
-    from rag.search.articles import articles_in_window
 
-    tmp = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
-    tmp.mkdir(parents=True, exist_ok=True)
-    corpus = first_records(args.articles, tmp / f"corpus-{args.articles}.jsonl")
-    c = components(tmp / "newsdesk")
-    t = time.perf_counter()
-    report = ingest(c, [corpus])
-    print(f"index: {report.added} added, {report.unchanged} unchanged ({time.perf_counter() - t:.1f} s)")
-    records = {r["doc_id"]: r for r in load_jsonl(corpus)}
-    arts = [a for a in c.registry.articles() if a.article_id in records]
+def story_threshold_table(c, records: dict[str, dict], arts: list, articles: int) -> None:
+    """Share of same-story and different-story pairs at or above each threshold, per keyword weight."""
+    from rag.briefing.stories import KEYWORD_WEIGHT, STORY_THRESHOLD, StoryConfig, article_vectors, story_similarity
+
     vecs = article_vectors(c, arts)
     same, different = story_pairs(records, set(vecs))
     ids = sorted({a for pair in same + different for a in pair})
@@ -121,7 +104,7 @@ def main() -> None:
     texts = {r["doc_id"]: r.get("text") or "" for r in records.values()}
     days = {a: _day(records[a]["published_date"]) for a in ids}
     print(f"\n## Story threshold ({len(same)} same-story and {len(different)} different-story pairs of "
-          f"articles published within 3 days of each other, first {args.articles} articles)")
+          f"articles published within 3 days of each other, first {articles} articles)")
     print("Similarity = (1 - w) x cosine of article embeddings + w x TF-IDF cosine of their texts. "
           "Share of pairs at or above each threshold (same story: want high; different: want ~0):")
     print("| w | threshold | same-story pairs | different-story pairs |")
@@ -134,7 +117,12 @@ def main() -> None:
             mark = " (default)" if abs(th - STORY_THRESHOLD) < 1e-9 and w == KEYWORD_WEIGHT else ""
             print(f"| {w} | {th:.2f}{mark} | {np.mean(s_same >= th):.3f} | {np.mean(s_diff >= th):.4f} |")
 
-    seeds = components(Path(tempfile.mkdtemp(prefix="newsdesk-seeds-")), embedder=c.embedder)
+
+def seed_stories(embedder) -> None:
+    """The stories the seed articles form at the default threshold."""
+    from rag.briefing.stories import build_stories
+
+    seeds = components(Path(tempfile.mkdtemp(prefix="newsdesk-seeds-")), embedder=embedder)
     ingest(seeds, [require(SEEDS)])
     seed_recs = seeds.registry.articles(with_text=True)
     seed_days = {r.article_id: date.fromisoformat((r.published or r.ingested_at)[:10]) for r in seed_recs}
@@ -142,10 +130,14 @@ def main() -> None:
     groups = [[r.title[:40] for r in seed_recs if r.article_id in s.members] for s in stories]
     print(f"- seed articles at the default threshold: {len(groups)} stories: {groups}")
 
-    opinion_table()
 
-    if args.skip_timing:
-        return
+def briefing_time(c, arts: list) -> None:
+    """Time of one extractive briefing over every dated article in the index."""
+    from zoneinfo import ZoneInfo
+
+    from rag.briefing.pipeline import compute_briefing
+    from rag.search.articles import articles_in_window
+
     tz = ZoneInfo("UTC")
     days = [date.fromisoformat(a.published) for a in arts if a.published]
     window = articles_in_window(c, min(days), max(days), tz)
@@ -156,6 +148,25 @@ def main() -> None:
     print(f"\n## Briefing time ({len(window)} articles, {min(days)} to {max(days)}, extractive)")
     print(f"- {seconds:.1f} s for {len(b.stories)} stories (largest: {sizes[:5]}; "
           f"{sum(1 for s in sizes if s > 1)} stories with more than one article)")
+
+
+def main() -> None:
+    args = parse_args()
+    require(RTQA)
+    tmp = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    corpus = first_records(args.articles, tmp / f"corpus-{args.articles}.jsonl")
+    c = components(tmp / "newsdesk")
+    t = time.perf_counter()
+    report = ingest(c, [corpus])
+    print(f"index: {report.added} added, {report.unchanged} unchanged ({time.perf_counter() - t:.1f} s)")
+    records = {r["doc_id"]: r for r in load_jsonl(corpus)}
+    arts = [a for a in c.registry.articles() if a.article_id in records]
+    story_threshold_table(c, records, arts, args.articles)
+    seed_stories(c.embedder)
+    opinion_table()
+    if not args.skip_timing:
+        briefing_time(c, arts)
 
 
 if __name__ == "__main__":

@@ -176,7 +176,7 @@ def report_ingest(c, report, seconds: float, embedder, articles: int) -> None:
     print(f"- failed records: {len(report.failed)} ({', '.join(f.error for f in report.failed[:1])})")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser()
     ap.add_argument("--articles", type=int, default=400)
     ap.add_argument("--skip-baseline", action="store_true")
@@ -186,23 +186,12 @@ def main() -> None:
     ap.add_argument("--tuned-on", type=int, default=800,
                     help="the retrieval defaults were chosen on the questions answerable in the first N "
                          "articles; recall is also reported on the other questions (held out)")
-    args = ap.parse_args()
-    require(RTQA)
-    from rag.answer.extractive import ExtractiveAnswerer
-    from rag.answer.pipeline import answer_question
-    from rag.search.filters import SearchFilters
-    from rag.search.retrieval import RetrievalConfig, retrieve
-    from rag.store.embeddings import build_embedder
-    from rag.text.dates import parse_date
+    return ap.parse_args()
 
-    tmp = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
-    tmp.mkdir(parents=True, exist_ok=True)
-    corpus = first_records(args.articles, tmp / "corpus.jsonl")
-    records = load_jsonl(corpus)
-    embedder = KeptTokens(build_embedder())
-    embedder.embed(["warm up"])
 
-    # --- bare embedding rate on Newsdesk's own chunk texts ---------------------------------
+def build_newsdesk(args: argparse.Namespace, corpus: Path, embedder: KeptTokens, tmp: Path):
+    """Newsdesk's index of the corpus (reused if --work holds it), with the ingest figures;
+    returns the components, the ingest report and its time."""
     c = components(tmp / "newsdesk", embedder=embedder)
     with Timer() as t_ingest:
         report = ingest(c, [corpus])
@@ -210,29 +199,33 @@ def main() -> None:
         print(f"## Index: {c.registry.counts()} (reused; ingest figures skipped)")
     else:
         report_ingest(c, report, t_ingest.seconds, embedder, args.articles)
+    return c, report, t_ingest.seconds
 
-    baseline = None
-    if not args.skip_baseline:
-        from rag.store.embeddings import TorchEmbedder
 
-        baseline = Baseline(TorchEmbedder(), tmp / "baseline")
-        if baseline.col.count() == 0:
-            with Timer() as t_base:
-                n_base, base_embed = baseline.ingest(records)
-            print(f"- naive baseline: {n_base} chunks in {t_base.seconds:.1f} s ({base_embed:.1f} s embedding)")
-            if not args.queries_only and report.added:
-                print(f"- Newsdesk ingested the same articles in {t_ingest.seconds:.1f} s: "
-                      f"{t_base.seconds / t_ingest.seconds:.2f}x the naive baseline's speed")
+def build_baseline(args: argparse.Namespace, records: list[dict], tmp: Path, report,
+                   ingest_seconds: float) -> Baseline | None:
+    """The naive baseline's index (reused if --work holds it), or None with --skip-baseline."""
+    if args.skip_baseline:
+        return None
+    from rag.store.embeddings import TorchEmbedder
 
-    # --- recall ----------------------------------------------------------------------------
-    # Recall@k is measured on a retrieval of exactly k passages (what `ask --k` and `search --k`
-    # show), not on the first k of a longer list: caps and diversity act differently at each k.
-    doc_ids = {r["doc_id"] for r in records}
-    published = {r["doc_id"]: parse_date(r.get("published_date") or "") for r in records}
-    questions = eval_questions(doc_ids)
-    default = RetrievalConfig()
-    variants = {
-        "Newsdesk hybrid (default)": default,
+    baseline = Baseline(TorchEmbedder(), tmp / "baseline")
+    if baseline.col.count() == 0:
+        with Timer() as t_base:
+            n_base, base_embed = baseline.ingest(records)
+        print(f"- naive baseline: {n_base} chunks in {t_base.seconds:.1f} s ({base_embed:.1f} s embedding)")
+        if not args.queries_only and report.added:
+            print(f"- Newsdesk ingested the same articles in {ingest_seconds:.1f} s: "
+                  f"{t_base.seconds / ingest_seconds:.2f}x the naive baseline's speed")
+    return baseline
+
+
+def retriever_variants() -> dict:
+    """Newsdesk's default retrieval and the variants measured next to it, by row name."""
+    from rag.search.retrieval import RetrievalConfig
+
+    return {
+        "Newsdesk hybrid (default)": RetrievalConfig(),
         "hybrid, no late-interaction re-ranking (before)": RetrievalConfig(rerank_depth=0),
         "hybrid, hard outlet cap 60 % (earlier)": RetrievalConfig(source_share=0.6, outlet_gate=99.0),
         "hybrid, no outlet diversity": RetrievalConfig(outlet_gate=99.0),
@@ -242,7 +235,70 @@ def main() -> None:
         "dense only": RetrievalConfig(mode="dense"),
         "keyword only": RetrievalConfig(mode="keyword"),
     }
-    tuned = {q["question_id"] for q in eval_questions({r["doc_id"] for r in records[:args.tuned_on]})}
+
+
+def question_hits(c, baseline: Baseline | None, variants: dict, questions: list[dict], names: list[str],
+                  published: dict, how: str | None) -> tuple[dict, dict]:
+    """Per retriever and question: the k in KS whose retrieval of k passages holds the answer
+    string (found), and those where it is in a passage of an evidence article (strict)."""
+    from rag.search.filters import SearchFilters
+    from rag.search.retrieval import retrieve
+
+    found: dict[str, dict[str, set[int]]] = {name: {} for name in names}
+    strict: dict[str, dict[str, set[int]]] = {name: {} for name in names}
+    for q in questions:
+        evidence = set(q["heuristic_answer_string_doc_ids"])
+        as_of = quiz_day(q) if how else None
+        filters = SearchFilters(until=as_of, as_of=as_of) if as_of else None
+        for name, cfg in variants.items():
+            hits, strict_hits = set(), set()
+            for k in KS:
+                passages = retrieve(c, q["question"], k, filters, cfg)
+                if contains_answer([p.text for p in passages], q["answer_texts"]):
+                    hits.add(k)
+                if contains_answer([p.text for p in passages if p.article_id in evidence], q["answer_texts"]):
+                    strict_hits.add(k)
+            found[name][q["question_id"]] = hits
+            strict[name][q["question_id"]] = strict_hits
+        if baseline:
+            chunks = baseline.search(q["question"], max(KS), published, as_of)
+            found["naive baseline"][q["question_id"]] = {
+                k for k in KS if contains_answer([t for _, t in chunks[:k]], q["answer_texts"])}
+            strict["naive baseline"][q["question_id"]] = {
+                k for k in KS
+                if contains_answer([t for d, t in chunks[:k] if d in evidence], q["answer_texts"])}
+    return found, strict
+
+
+def print_recall_table(title: str, ids: set[str], names: list[str], hits_of: dict, paired: bool) -> None:
+    """One recall@k table over the questions `ids`; with `paired`, the sign test against the
+    baseline at @1 and @5."""
+    print(f"\n## Answer-string recall@k{title}: {len(ids)} RealTime QA questions "
+          "whose answer string is in the index")
+    print("| retriever | " + " | ".join(f"@{k}" for k in KS) + " |")
+    print("|---|" + "---|" * len(KS))
+    for name in names:
+        row = [sum(1 for i in ids if k in hits_of[name][i]) / max(1, len(ids)) for k in KS]
+        print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
+    if paired:
+        ours, base = hits_of["Newsdesk hybrid (default)"], hits_of["naive baseline"]
+        for k in (1, 5):
+            only_ours = sum(1 for i in ids if k in ours[i] and k not in base[i])
+            only_base = sum(1 for i in ids if k in base[i] and k not in ours[i])
+            print(f"- @{k}, paired: {only_ours} questions found only by Newsdesk, {only_base} only by the "
+                  f"baseline; one-sided sign test p = {sign_test(only_ours, only_base):.4f}")
+
+
+def report_recall(c, baseline: Baseline | None, records: list[dict], questions: list[dict],
+                  tuned_on: int) -> None:
+    """Recall@k tables of every retriever, asked today and on the quiz day."""
+    from rag.text.dates import parse_date
+
+    # Recall@k is measured on a retrieval of exactly k passages (what `ask --k` and `search --k`
+    # show), not on the first k of a longer list: caps and diversity act differently at each k.
+    published = {r["doc_id"]: parse_date(r.get("published_date") or "") for r in records}
+    variants = retriever_variants()
+    tuned = {q["question_id"] for q in eval_questions({r["doc_id"] for r in records[:tuned_on]})}
     held_out = {q["question_id"] for q in questions} - tuned
     names = [*variants, "naive baseline"] if baseline else list(variants)
     # Two ways of asking: (a) today, long after the articles (no relative date in a question
@@ -251,54 +307,24 @@ def main() -> None:
     # exist yet).
     scenarios = [("asked today", None), ("asked on the quiz day", "quiz")]
     for scenario, how in scenarios:
-        # per question and retriever: which k in KS found the answer string (strict: in a passage
-        # of one of the question's evidence articles)
-        found: dict[str, dict[str, set[int]]] = {name: {} for name in names}
-        strict: dict[str, dict[str, set[int]]] = {name: {} for name in names}
-        for q in questions:
-            evidence = set(q["heuristic_answer_string_doc_ids"])
-            as_of = quiz_day(q) if how else None
-            filters = SearchFilters(until=as_of, as_of=as_of) if as_of else None
-            for name, cfg in variants.items():
-                hits, strict_hits = set(), set()
-                for k in KS:
-                    passages = retrieve(c, q["question"], k, filters, cfg)
-                    if contains_answer([p.text for p in passages], q["answer_texts"]):
-                        hits.add(k)
-                    if contains_answer([p.text for p in passages if p.article_id in evidence], q["answer_texts"]):
-                        strict_hits.add(k)
-                found[name][q["question_id"]] = hits
-                strict[name][q["question_id"]] = strict_hits
-            if baseline:
-                chunks = baseline.search(q["question"], max(KS), published, as_of)
-                found["naive baseline"][q["question_id"]] = {
-                    k for k in KS if contains_answer([t for _, t in chunks[:k]], q["answer_texts"])}
-                strict["naive baseline"][q["question_id"]] = {
-                    k for k in KS
-                    if contains_answer([t for d, t in chunks[:k] if d in evidence], q["answer_texts"])}
+        found, strict = question_hits(c, baseline, variants, questions, names, published, how)
         subsets = [("all", {q["question_id"] for q in questions})]
         if held_out and tuned & subsets[0][1]:
-            subsets += [(f"held out: not used to choose the defaults (answer not in the first {args.tuned_on} articles)",
+            subsets += [(f"held out: not used to choose the defaults (answer not in the first {tuned_on} articles)",
                          held_out)]
         for (label, ids), (metric, hits_of) in product(subsets, (("", found), (" in an evidence article", strict))):
-            print(f"\n## Answer-string recall@k{metric}, {scenario}, {label}: {len(ids)} RealTime QA questions "
-                  "whose answer string is in the index")
-            print("| retriever | " + " | ".join(f"@{k}" for k in KS) + " |")
-            print("|---|" + "---|" * len(KS))
-            for name in names:
-                row = [sum(1 for i in ids if k in hits_of[name][i]) / max(1, len(ids)) for k in KS]
-                print(f"| {name} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
-            if baseline:
-                ours, base = hits_of["Newsdesk hybrid (default)"], hits_of["naive baseline"]
-                for k in (1, 5):
-                    only_ours = sum(1 for i in ids if k in ours[i] and k not in base[i])
-                    only_base = sum(1 for i in ids if k in base[i] and k not in ours[i])
-                    print(f"- @{k}, paired: {only_ours} questions found only by Newsdesk, {only_base} only by the "
-                          f"baseline; one-sided sign test p = {sign_test(only_ours, only_base):.4f}")
+            print_recall_table(f"{metric}, {scenario}, {label}", ids, names, hits_of, paired=bool(baseline))
 
-    # --- latency, answering and refusal -----------------------------------------------------
+
+def report_refusals_and_latency(c, embedder: KeptTokens, questions: list[dict], tmp: Path) -> None:
+    """Refusal rates of the extractive answerer, warm latency, cold `ask` and `--help`."""
+    from rag.answer.extractive import ExtractiveAnswerer
+    from rag.answer.pipeline import answer_question
+    from rag.search.retrieval import RetrievalConfig, retrieve
+
     embedder.keep = False  # from here on every question pays for its token vectors
     embedder._kept.clear()  # ~350 KB a passage: about 2 GB over the whole corpus
+    default = RetrievalConfig()
     latencies = []
     for q in questions:
         t = time.perf_counter()
@@ -328,6 +354,24 @@ def main() -> None:
     ingest(components(seeds_dir, embedder=embedder), [require(SEEDS)])
     print(f"- cold `newsdesk ask` on the seed index: {cold_ask_seconds(seeds_dir):.2f} s; "
           f"`newsdesk --help`: {help_seconds():.2f} s")
+
+
+def main() -> None:
+    args = parse_args()
+    require(RTQA)
+    from rag.store.embeddings import build_embedder
+
+    tmp = args.work or Path(tempfile.mkdtemp(prefix="newsdesk-bench-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    corpus = first_records(args.articles, tmp / "corpus.jsonl")
+    records = load_jsonl(corpus)
+    embedder = KeptTokens(build_embedder())
+    embedder.embed(["warm up"])
+    c, report, ingest_seconds = build_newsdesk(args, corpus, embedder, tmp)
+    baseline = build_baseline(args, records, tmp, report, ingest_seconds)
+    questions = eval_questions({r["doc_id"] for r in records})
+    report_recall(c, baseline, records, questions, args.tuned_on)
+    report_refusals_and_latency(c, embedder, questions, tmp)
 
 
 if __name__ == "__main__":

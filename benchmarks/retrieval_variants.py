@@ -193,14 +193,38 @@ class Replay:
         vecs = np.vstack([self.c.embedder.embed([t or ""])[0] for _, t, _ in titles.values()])
         return vecs, np.array(rows), [p for _, _, p in titles.values()]
 
-    def scores(self, v: Variant, question: str, qvec: np.ndarray, as_of: date, until: date | None) -> dict[int, float]:
-        from rag.text.dates import recency_window
+    def dense(self, qvec: np.ndarray, ok: Callable[[int], bool]) -> list[int]:
+        """The CANDIDATES nearest passages that pass the filter (brute force)."""
+        return [i for i in np.argsort(-(self.vectors @ qvec))[:CANDIDATES * 4] if ok(i)][:CANDIDATES]
 
+    def scores(self, v: Variant, question: str, qvec: np.ndarray, as_of: date, until: date | None) -> dict[int, float]:
+        """Fused score of every candidate passage for the question, under variant v."""
         # As the shipped filters (SQL and Chroma's published_day): an undated passage fails `until`.
         ok = (lambda i: True) if until is None else (
             lambda i: self.published[i] is not None and self.published[i] <= until)
-        dense = [i for i in np.argsort(-(self.vectors @ qvec))[:CANDIDATES * 4] if ok(i)][:CANDIDATES]
         kwq = (v.keyword_query or fts_query)(question)  # shipped: rag.registry's query
+        sc = self._fused(v, question, qvec, kwq, ok)
+        if v.neighbours:
+            self._add_neighbours(sc, v.neighbours, ok)
+        if v.article_sum:
+            sc = self._with_article_sum(sc, v.article_sum)
+        if v.coverage:
+            self._add_coverage(sc, v.coverage, question)
+        if v.title_list:
+            self._add_title_list(sc, v.title_list, qvec, until)
+        if v.prf:
+            self._add_prf(sc, v.prf, qvec, ok)
+        if v.rm3:
+            self._add_rm3(sc, v, question, kwq, ok)
+        self._add_dates(sc, v, question, as_of)
+        if v.maxsim:
+            self._add_maxsim(sc, v.maxsim, question)
+        return sc
+
+    def _fused(self, v: Variant, question: str, qvec: np.ndarray, kwq: str | None,
+               ok: Callable[[int], bool]) -> dict[int, float]:
+        """RRF of the dense and keyword lists (and the question-sentence list of that variant)."""
+        dense = self.dense(qvec, ok)
         keyword = [i for i in self.keyword(kwq, v.title_weight) if ok(i)][:CANDIDATES]
         sc: dict[int, float] = {}
         for lst, weight in ((dense, SHIPPED.dense_weight), (keyword, SHIPPED.keyword_weight)):
@@ -208,57 +232,76 @@ class Replay:
                 sc[int(i)] = sc.get(int(i), 0.0) + weight / (RRF_K + r + 1)
         if v.question_sentence and (last := last_sentence(question)):
             qv2 = self.c.embedder.embed([last])[0]
-            for r, i in enumerate([i for i in np.argsort(-(self.vectors @ qv2))[:CANDIDATES * 4] if ok(i)]
-                                  [:CANDIDATES]):
+            for r, i in enumerate(self.dense(qv2, ok)):
                 sc[int(i)] = sc.get(int(i), 0.0) + v.question_sentence / (RRF_K + r + 1)
-        if v.neighbours:
-            prev, nxt = self.neighbours
-            near: dict[int, float] = {}
-            for i, s in sc.items():
-                for j in (prev[i], nxt[i]):
-                    if j is not None and ok(j):
-                        near[j] = max(near.get(j, 0.0), s)
-            for j, s in near.items():
-                sc[j] = sc.get(j, 0.0) + v.neighbours * s
-        if v.article_sum:
-            total = Counter()
-            for i, s in sc.items():
-                total[self.articles[i]] += s
-            sc = {i: s + v.article_sum * (total[self.articles[i]] - s) for i, s in sc.items()}
-        if v.coverage:
-            sets, idf = self.terms
-            wanted = set(stems(question))
-            cover = {i: sum(idf.get(w, 0.0) for w in wanted & sets[i]) for i in sc}
-            for r, i in enumerate(sorted(cover, key=cover.get, reverse=True)[:CANDIDATES]):
-                sc[i] += v.coverage / (RRF_K + r + 1)
-        if v.title_list:
-            tvecs, row, dates = self.title_vectors
-            eligible = [int(a) for a in np.argsort(-(tvecs @ qvec))
-                        if until is None or (dates[a] is not None and dates[a] <= until)]
-            rank = {a: r for r, a in enumerate(eligible[:20])}
-            for i in sc:
-                if (r := rank.get(int(row[i]))) is not None:
-                    sc[i] += v.title_list / (RRF_K + r + 1)
-        if v.prf:
-            m, beta = v.prf
-            top = sorted(sc, key=sc.get, reverse=True)[:m]
-            q2 = qvec + beta * self.vectors[top].mean(0)
-            q2 /= np.linalg.norm(q2)
-            for r, i in enumerate([i for i in np.argsort(-(self.vectors @ q2))[:CANDIDATES * 4] if ok(i)][:CANDIDATES]):
-                sc[int(i)] = sc.get(int(i), 0.0) + 1 / (RRF_K + r + 1)
-        if v.rm3:  # relevance model: the top passages' tf-idf words added to the keyword query
-            m, n_terms, weight = v.rm3
-            counts, df = self.term_counts
-            gain: Counter = Counter()
-            for i in sorted(sc, key=sc.get, reverse=True)[:m]:
-                length = sum(counts[i].values()) or 1
-                for w, c in counts[i].items():
-                    gain[w] += c / length * math.log(len(counts) / (1 + df[w]))
-            asked = set(words(question))
-            extra = [w for w, _ in gain.most_common(n_terms + 20) if w not in asked][:n_terms]
-            match = " OR ".join(filter(None, [kwq, *(f'"{w}"' for w in extra)]))
-            for r, i in enumerate([i for i in self.keyword(match, v.title_weight) if ok(i)][:CANDIDATES]):
-                sc[i] = sc.get(i, 0.0) + weight / (RRF_K + r + 1)
+        return sc
+
+    def _add_neighbours(self, sc: dict[int, float], share: float, ok: Callable[[int], bool]) -> None:
+        """Each candidate's adjacent passages gain `share` of its score (the best, if several)."""
+        prev, nxt = self.neighbours
+        near: dict[int, float] = {}
+        for i, s in sc.items():
+            for j in (prev[i], nxt[i]):
+                if j is not None and ok(j):
+                    near[j] = max(near.get(j, 0.0), s)
+        for j, s in near.items():
+            sc[j] = sc.get(j, 0.0) + share * s
+
+    def _with_article_sum(self, sc: dict[int, float], share: float) -> dict[int, float]:
+        """Each candidate plus `share` of the summed scores of its article's other candidates."""
+        total = Counter()
+        for i, s in sc.items():
+            total[self.articles[i]] += s
+        return {i: s + share * (total[self.articles[i]] - s) for i, s in sc.items()}
+
+    def _add_coverage(self, sc: dict[int, float], weight: float, question: str) -> None:
+        """A list of the candidates ranked by the idf of the question terms they hold."""
+        sets, idf = self.terms
+        wanted = set(stems(question))
+        cover = {i: sum(idf.get(w, 0.0) for w in wanted & sets[i]) for i in sc}
+        for r, i in enumerate(sorted(cover, key=cover.get, reverse=True)[:CANDIDATES]):
+            sc[i] += weight / (RRF_K + r + 1)
+
+    def _add_title_list(self, sc: dict[int, float], weight: float, qvec: np.ndarray, until: date | None) -> None:
+        """A list of the candidates ranked by their article title's embedding (top 20 articles)."""
+        tvecs, row, dates = self.title_vectors
+        eligible = [int(a) for a in np.argsort(-(tvecs @ qvec))
+                    if until is None or (dates[a] is not None and dates[a] <= until)]
+        rank = {a: r for r, a in enumerate(eligible[:20])}
+        for i in sc:
+            if (r := rank.get(int(row[i]))) is not None:
+                sc[i] += weight / (RRF_K + r + 1)
+
+    def _add_prf(self, sc: dict[int, float], prf: tuple[int, float], qvec: np.ndarray,
+                 ok: Callable[[int], bool]) -> None:
+        """Pseudo-relevance feedback: a dense list for the query vector moved towards the top m."""
+        m, beta = prf
+        top = sorted(sc, key=sc.get, reverse=True)[:m]
+        q2 = qvec + beta * self.vectors[top].mean(0)
+        q2 /= np.linalg.norm(q2)
+        for r, i in enumerate(self.dense(q2, ok)):
+            sc[int(i)] = sc.get(int(i), 0.0) + 1 / (RRF_K + r + 1)
+
+    def _add_rm3(self, sc: dict[int, float], v: Variant, question: str, kwq: str | None,
+                 ok: Callable[[int], bool]) -> None:
+        """Relevance model: the top passages' tf-idf words added to the keyword query."""
+        m, n_terms, weight = v.rm3
+        counts, df = self.term_counts
+        gain: Counter = Counter()
+        for i in sorted(sc, key=sc.get, reverse=True)[:m]:
+            length = sum(counts[i].values()) or 1
+            for w, c in counts[i].items():
+                gain[w] += c / length * math.log(len(counts) / (1 + df[w]))
+        asked = set(words(question))
+        extra = [w for w, _ in gain.most_common(n_terms + 20) if w not in asked][:n_terms]
+        match = " OR ".join(filter(None, [kwq, *(f'"{w}"' for w in extra)]))
+        for r, i in enumerate([i for i in self.keyword(match, v.title_weight) if ok(i)][:CANDIDATES]):
+            sc[i] = sc.get(i, 0.0) + weight / (RRF_K + r + 1)
+
+    def _add_dates(self, sc: dict[int, float], v: Variant, question: str, as_of: date) -> None:
+        """The shipped recency bonus (a question's "this week" window) and the freshness prior."""
+        from rag.text.dates import recency_window
+
         start = recency_window(question, as_of) if v.recency_weight else None
         for i in sc:
             p = self.published[i]
@@ -268,13 +311,14 @@ class Replay:
                 half_life, w = v.freshness
                 age = max(0, (as_of - p).days) if p else 3650
                 sc[i] += w / (RRF_K + 1) * 0.5 ** (age / half_life)
-        if v.maxsim:
-            n, weight = v.maxsim
-            top = sorted(sc, key=sc.get, reverse=True)[:n]
-            late = {i: self.maxsim(question, i) for i in top}
-            for r, i in enumerate(sorted(top, key=late.get, reverse=True)):
-                sc[i] += weight / (RRF_K + r + 1)
-        return sc
+
+    def _add_maxsim(self, sc: dict[int, float], late_interaction: tuple[int, float], question: str) -> None:
+        """Late interaction: the top n candidates ranked by MaxSim, as a third list."""
+        n, weight = late_interaction
+        top = sorted(sc, key=sc.get, reverse=True)[:n]
+        late = {i: self.maxsim(question, i) for i in top}
+        for r, i in enumerate(sorted(top, key=late.get, reverse=True)):
+            sc[i] += weight / (RRF_K + r + 1)
 
     def select_passages(self, sc: dict[int, float], k: int, per_article: int) -> list[int]:
         """rag.retrieval._select on indices: caps, near-identical, fill, outlet swap."""
@@ -303,7 +347,7 @@ class Replay:
         return chosen
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work", type=Path, required=True, help="the --work dir of a retrieval.py run")
     ap.add_argument("--articles", type=int, default=2247, help="as given to retrieval.py")
@@ -315,24 +359,24 @@ def main() -> None:
     ap.add_argument("--embed-alone", type=Path, metavar="FILE",
                     help="embed every passage on its own (about 10 min for the whole corpus), save the "
                          "vectors to FILE (.npy) for --vectors, and stop")
-    args = ap.parse_args()
-    replay = Replay(args.work, args.vectors)
-    if args.embed_alone:
-        import time
+    return ap.parse_args()
 
-        t = time.perf_counter()
-        vectors = np.vstack([replay.c.embedder.embed([text]) for text in replay.texts])
-        seconds = time.perf_counter() - t
-        np.save(args.embed_alone, vectors)
-        print(f"{len(vectors)} passages embedded one at a time in {seconds:.0f} s "
-              f"({len(vectors) / seconds:.1f}/s) -> {args.embed_alone}")
-        return
-    records = load_jsonl(require(RTQA) / "corpus.jsonl")
-    qs = eval_questions({r["doc_id"] for r in records[:args.articles]})
-    tuning = {q["question_id"] for q in eval_questions({r["doc_id"] for r in records[:args.tuned_on]})}
-    # One at a time, as `ask` does: the int8 model quantizes activations per batch, so a batch
-    # of questions gives slightly different vectors (worth about 2 points of recall@5 here).
-    qvecs = [replay.c.embedder.embed([q["question"]])[0] for q in qs]
+
+def embed_alone(replay: Replay, target: Path) -> None:
+    """Embed every passage in a batch of its own and save the vectors to `target` (.npy)."""
+    import time
+
+    t = time.perf_counter()
+    vectors = np.vstack([replay.c.embedder.embed([text]) for text in replay.texts])
+    seconds = time.perf_counter() - t
+    np.save(target, vectors)
+    print(f"{len(vectors)} passages embedded one at a time in {seconds:.0f} s "
+          f"({len(vectors) / seconds:.1f}/s) -> {target}")
+
+
+def variants_to_replay(earlier: bool, shipped_only: bool) -> list[Variant]:
+    """The shipped pipeline first, then the variants (with `earlier`, also those tried before
+    late interaction); with `shipped_only`, the shipped pipeline alone."""
     variants = [
         Variant("shipped (replayed)"),
         Variant("no late-interaction re-ranking (before 2026-11-21)", maxsim=None),
@@ -346,7 +390,7 @@ def main() -> None:
         Variant("freshness prior, half-life 90 d, 0.5", freshness=(90, 0.5)),
         Variant("3 passages per article", per_article=3),
     ]
-    if args.earlier:  # tried before late interaction was shipped, replayed without it as then
+    if earlier:  # tried before late interaction was shipped, replayed without it as then
         variants += [
             Variant("pseudo-relevance feedback, top 5 x 0.3", prf=(5, 0.3), maxsim=None),
             Variant("keyword query + adjacent word pairs", keyword_query=bigram_query, maxsim=None),
@@ -359,25 +403,45 @@ def main() -> None:
             Variant("article-title embedding list, 0.5", title_list=0.5, maxsim=None),
             Variant("question-sentence dense list, 1.0", question_sentence=1.0, maxsim=None),
         ]
-    if args.shipped_only:
-        variants = variants[:1]
+    return variants[:1] if shipped_only else variants
+
+
+def variant_row(replay: Replay, v: Variant, scenario: str, qs: list[dict], qvecs: list[np.ndarray],
+                tuning: set[str]) -> list[str]:
+    """Recall@1, @5, @10 of variant v on all, tuning and held-out questions, as table cells."""
+    hits: dict[tuple[str, int], list[bool]] = {}
+    for q, qvec in zip(qs, qvecs):
+        as_of = TODAY if scenario == "asked today" else quiz_day(q)
+        until = None if scenario == "asked today" else as_of
+        sc = replay.scores(v, q["question"], qvec, as_of, until)
+        group = "tuning" if q["question_id"] in tuning else "held out"
+        for k in (1, 5, 10):
+            found = contains_answer([replay.texts[i] for i in replay.select_passages(sc, k, v.per_article)],
+                                    q["answer_texts"])
+            for g in ("all", group):
+                hits.setdefault((g, k), []).append(found)
+    return [f"{np.mean(hits[(g, k)]):.3f}" for g in ("all", "tuning", "held out") for k in (1, 5, 10)]
+
+
+def main() -> None:
+    args = parse_args()
+    replay = Replay(args.work, args.vectors)
+    if args.embed_alone:
+        embed_alone(replay, args.embed_alone)
+        return
+    records = load_jsonl(require(RTQA) / "corpus.jsonl")
+    qs = eval_questions({r["doc_id"] for r in records[:args.articles]})
+    tuning = {q["question_id"] for q in eval_questions({r["doc_id"] for r in records[:args.tuned_on]})}
+    # One at a time, as `ask` does: the int8 model quantizes activations per batch, so a batch
+    # of questions gives slightly different vectors (worth about 2 points of recall@5 here).
+    qvecs = [replay.c.embedder.embed([q["question"]])[0] for q in qs]
+    variants = variants_to_replay(args.earlier, args.shipped_only)
     for scenario in ("asked today", "asked on the quiz day"):
         print(f"\n## {scenario}: {len(qs)} questions, {len(tuning & {q['question_id'] for q in qs})} tuning\n")
         print("| variant | all @1 | @5 | @10 | tuning @1 | @5 | @10 | held out @1 | @5 | @10 |")
         print("|---|---|---|---|---|---|---|---|---|---|")
         for v in variants:
-            hits: dict[tuple[str, int], list[bool]] = {}
-            for q, qvec in zip(qs, qvecs):
-                as_of = TODAY if scenario == "asked today" else quiz_day(q)
-                until = None if scenario == "asked today" else as_of
-                sc = replay.scores(v, q["question"], qvec, as_of, until)
-                group = "tuning" if q["question_id"] in tuning else "held out"
-                for k in (1, 5, 10):
-                    found = contains_answer([replay.texts[i] for i in replay.select(sc, k, v.per_article)],
-                                            q["answer_texts"])
-                    for g in ("all", group):
-                        hits.setdefault((g, k), []).append(found)
-            cells = [f"{np.mean(hits[(g, k)]):.3f}" for g in ("all", "tuning", "held out") for k in (1, 5, 10)]
+            cells = variant_row(replay, v, scenario, qs, qvecs, tuning)
             print(f"| {v.name} | " + " | ".join(cells) + " |", flush=True)
 
 
