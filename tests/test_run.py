@@ -51,9 +51,9 @@ def _make_due(db: Path) -> None:
         con.execute("UPDATE feeds SET next_poll = NULL")
 
 
-def _start(data: Path, log: Path) -> subprocess.Popen:
+def _start(data: Path, log: Path, **env: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "rag.cli", "run", "--tick", "0.5", "--data-dir", str(data)]
-    return subprocess.Popen(cmd, env=_env(), stdout=log.open("w"), stderr=subprocess.STDOUT)
+    return subprocess.Popen(cmd, env=_env() | env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
 def test_run_polls_on_schedule_and_a_reader_elsewhere_answers(server, components, tmp_path):  # noqa: F811
@@ -96,26 +96,29 @@ def test_run_polls_on_schedule_and_a_reader_elsewhere_answers(server, components
 def test_run_killed_mid_poll_and_restarted_loses_and_duplicates_nothing(server, components, tmp_path):  # noqa: F811
     from rag.components import Components
 
-    for n in range(2):
-        subscribe(components, server.publish(f"/kill{n}.rss", f"Kill Wire {n}", make_items(f"runkill{n}", 8)))
+    feeds, per_feed = 4, 8
+    for n in range(feeds):
+        subscribe(components, server.publish(f"/kill{n}.rss", f"Kill Wire {n}", make_items(f"runkill{n}", per_feed)))
+    total = feeds * per_feed
     data = components.settings.data_dir
     db = data / "registry" / "news.sqlite3"
     log = tmp_path / "run.log"
-    proc = _start(data, log)
+    # one article a write batch, so the kill lands between articles of a feed, not after the poll
+    proc = _start(data, log, NEWSDESK_INGEST_BATCH_CHUNKS="1")
     _wait(lambda: len(_articles(db)) >= 3, 120, proc, log)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert len(_articles(db)) < 16, "the poll was over before the kill; give the feeds more entries"
+    assert len(_articles(db)) < total, "the poll was over before the kill; give the feeds more entries"
     _make_due(db)
     proc = _start(data, tmp_path / "run2.log")
     try:
-        _wait(lambda: len(_articles(db)) == 16, 180, proc, tmp_path / "run2.log")
+        _wait(lambda: len(_articles(db)) == total, 180, proc, tmp_path / "run2.log")
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=120) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
     c = Components(components.settings, embedder=components.embedder, tokenizer=components.tokenizer)
-    assert c.registry.counts()["articles"] == 16 and c.registry.counts()["duplicates"] == 0
+    assert c.registry.counts()["articles"] == total and c.registry.counts()["duplicates"] == 0
     assert_consistent(c)
     c.close()
