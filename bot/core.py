@@ -207,32 +207,17 @@ class BotCore:
 
     def feeds_list(self, guild_id: int | None) -> list[Feed]:
         """The guild's collection's subscriptions, oldest first (nothing is created to list none)."""
-        from rag.ingest.polling import open_subscriptions
+        from rag.ingest.polling import subscribed_feeds
 
-        c = self.components(guild_id)
-        if not c.registry_exists():
-            return []
-        subs = open_subscriptions(c)
-        try:
-            return subs.all()
-        finally:
-            subs.close()
+        return subscribed_feeds(self.components(guild_id))
 
     def feeds_remove(self, guild_id: int | None, url: str) -> None:
         """Unsubscribe the guild's collection from a feed (its articles stay); NotSubscribed if it
         was not subscribed."""
-        from rag.ingest.polling import open_subscriptions
+        from rag.ingest.polling import unsubscribe
 
         url = url.strip()
-        c = self.components(guild_id)
-        removed = False
-        if c.registry_exists():
-            subs = open_subscriptions(c)
-            try:
-                removed = subs.remove(url)
-            finally:
-                subs.close()
-        if not removed:
+        if not unsubscribe(self.components(guild_id), url):
             raise NotSubscribed(f"{url} is not subscribed in this server (see /feeds list)")
 
     def poll_feeds(self, guild_id: int | None) -> PollReport | None:

@@ -50,16 +50,10 @@ def add(url: str, name: str | None, every: int | None, settings, as_json: bool) 
 @common_options
 def list_feeds(settings, as_json: bool) -> None:
     """The subscribed feeds, when each was last polled, and how it went."""
-    from rag.ingest.polling import open_subscriptions
+    from rag.ingest.polling import subscribed_feeds
 
     c = open_components(settings)
-    found = []
-    if c.registry_exists():
-        subs = open_subscriptions(c)
-        try:
-            found = subs.all()
-        finally:
-            subs.close()
+    found = subscribed_feeds(c)
     c.close()
     if as_json:
         emit_json({"feeds": [f.as_json() for f in found]})
@@ -96,17 +90,11 @@ def _print_feeds(found: list, collection: str) -> None:
 @common_options
 def remove(url: str, settings, as_json: bool) -> None:
     """Unsubscribe from a feed (its articles stay indexed)."""
-    from rag.ingest.polling import open_subscriptions
+    from rag.ingest.polling import unsubscribe
 
     url = url.strip()
     c = open_components(settings)
-    removed = False
-    if c.registry_exists():
-        subs = open_subscriptions(c)
-        try:
-            removed = subs.remove(url)
-        finally:
-            subs.close()
+    removed = unsubscribe(c, url)
     c.close()
     if not removed:
         raise click.ClickException(f"{url} is not subscribed in collection {settings.collection!r} "

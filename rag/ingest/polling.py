@@ -120,6 +120,28 @@ def open_subscriptions(components: Components) -> Subscriptions:
     return Subscriptions(path)
 
 
+def subscribed_feeds(components: Components) -> list[Feed]:
+    """The collection's subscriptions, oldest first (nothing is created to list none)."""
+    if not components.registry_exists():
+        return []
+    subs = open_subscriptions(components)
+    try:
+        return subs.all()
+    finally:
+        subs.close()
+
+
+def unsubscribe(components: Components, url: str) -> bool:
+    """Remove a subscription (its articles stay indexed); False when it was not subscribed."""
+    if not components.registry_exists():
+        return False
+    subs = open_subscriptions(components)
+    try:
+        return subs.remove(url)
+    finally:
+        subs.close()
+
+
 def next_due(components: Components) -> datetime | None:
     """When the next feed is due (now or earlier for one due already); None without subscriptions.
     A scheduler sleeps until then and calls `poll`."""
