@@ -73,7 +73,7 @@ def _print_feeds(found: list, collection: str) -> None:
     def when(t) -> str:
         return t.strftime("%Y-%m-%d %H:%M") if t else "—"
 
-    table = Table(title=f"{len(found)} feeds in {collection!r} (times UTC)", box=box.SIMPLE, pad_edge=False)
+    table = Table(title=f"{len(found)} feed{'s' * (len(found) != 1)} in {collection!r} (times UTC)", box=box.SIMPLE, pad_edge=False)
     table.add_column("feed", overflow="fold", ratio=1, min_width=24)
     for column in ("every", "status", "last poll", "next poll", "articles"):
         table.add_column(column, no_wrap=True)

@@ -21,6 +21,7 @@ from rag.cli.app import main
 from rag.cli.options import common_options, err_console
 from rag.components import Components
 from rag.settings import Settings
+from rag.text.dates import utc_now
 
 log = logging.getLogger(__name__)
 
@@ -89,15 +90,9 @@ def _start_scheduler(desk: Desk, tick: float):
     scheduler = BackgroundScheduler(timezone="UTC")
     # One poll at a time (max_instances=1); a tick missed while a poll runs is not made up later.
     scheduler.add_job(desk.poll_due, "interval", seconds=tick, max_instances=1, coalesce=True,
-                      id="poll", next_run_time=_now())
+                      id="poll", next_run_time=utc_now())
     scheduler.start()
     return scheduler
-
-
-def _now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 @main.command(short_help="Run the desk: poll the feeds on schedule (and the Discord bot if configured).")
