@@ -1,7 +1,10 @@
 """The Discord front end: slash commands, mentions and threads, the daily briefing.
 
 Thin over `BotCore`: every command defers at once (Discord allows 3 seconds), runs the core in a
-worker thread, and sends embeds within Discord's limits. With an LLM, answers (to /ask and in
+worker thread, and sends embeds within Discord's limits. Reads (/ask, /summarize, briefings) and
+writes (/ingest, /feeds) have worker pools of their own, and a guild runs one /ingest at a time,
+so slow ingests never keep another server waiting; every interaction is answered before its
+token expires (REPLY_DEADLINE_SECONDS), and any failure, a failed send included, is told. With an LLM, answers (to /ask and in
 threads) stream: a draft is edited in about once a second, then replaced by the checked answer
 (bot/streaming.py). Nothing the bot sends can ping anyone: the client's default and every send
 and edit use `AllowedMentions.none()`.
@@ -13,8 +16,9 @@ import asyncio
 import functools
 import logging
 import re
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+import sys
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
@@ -27,14 +31,18 @@ from rag.answer.pipeline import Answer
 from rag.briefing.recent import MAX_HOURS
 from rag.ingest.decoding import LoadError
 
-from .caches import MAX_CONVERSATIONS, Cooldowns, LRUCache
+from .caches import CONVERSATION_TTL, MAX_CONVERSATIONS, MAX_TURN_CHARS, Cooldowns, LRUCache
 from .config import BotConfig
 from .core import MAX_EVERY_MINUTES, BotCore, NotSubscribed, Turn
 from .format import (
     answer_embeds,
     briefing_messages,
     feeds_embeds,
+    fit_embed,
+    ingest_reply,
+    one_message,
     pack_embeds,
+    sources_embed,
     split_text,
     subscribed_embed,
     summary_embeds,
@@ -50,6 +58,19 @@ FEEDS_REFUSED = "Only members with Manage Server (or an ingest role set by the b
 # The daily post waits this long for the poll before it (a poll's feeds each have a time budget,
 # NEWSDESK_FEED_POLL_BUDGET); past it the post goes out and the poll finishes on its own.
 POLL_BEFORE_POST_SECONDS = 300.0
+# An interaction's token can answer for 15 minutes. A core call still running after this long is
+# no longer waited for: the user is told, with three minutes left for that message to go out.
+REPLY_DEADLINE_SECONDS = 12 * 60.0
+TOO_LONG_TEXT = "Sorry, that took too long and was given up on. Please try again later."
+# Worker threads: reads answer while writes (an /ingest reading a slow server) are under way.
+READ_WORKERS = 2
+WRITE_WORKERS = 2
+# A briefing posted as messages: its stories fit in a few; a cap keeps a broken one from flooding.
+MAX_BRIEFING_MESSAGES = 10
+
+
+class TookTooLong(TimeoutError):
+    """A core call ran past the reply deadline (it carries on in its thread, unwaited for)."""
 
 
 def make_intents() -> discord.Intents:
@@ -75,7 +96,8 @@ class NewsdeskBot(discord.Client):
     """The Newsdesk Discord bot."""
 
     def __init__(self, core: BotCore, config: BotConfig, *, sync_commands: bool = True,
-                 clock: Callable[[], datetime] | None = None, workers: int = 2):
+                 clock: Callable[[], datetime] | None = None, workers: int = READ_WORKERS,
+                 write_workers: int = WRITE_WORKERS):
         super().__init__(intents=make_intents(), allowed_mentions=NO_PINGS)
         self.core = core
         self.config = config
@@ -86,10 +108,13 @@ class NewsdeskBot(discord.Client):
         register_commands(self.tree, self)
         self.posted = PostedBriefings(core.settings.data_dir / "bot" / "briefings-posted.json")
         self.cooldowns: Cooldowns[tuple[int, str]] = Cooldowns()
-        self.conversations: LRUCache[int, list[Turn]] = LRUCache(MAX_CONVERSATIONS)
+        self.conversations: LRUCache[int, list[Turn]] = LRUCache(MAX_CONVERSATIONS, ttl=CONVERSATION_TTL)
         self.edit_interval = EDIT_INTERVAL  # seconds between edits of a streamed answer
-        self.briefing_failures: dict[tuple[int, date], int] = {}
+        self.briefing_failures: dict[tuple[int, date], int] = {}  # today's only (post_due_briefings)
+        self.reply_deadline = REPLY_DEADLINE_SECONDS
         self.executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="newsdesk-core")
+        self.write_executor = ThreadPoolExecutor(max_workers=write_workers, thread_name_prefix="newsdesk-core-write")
+        self.ingesting: dict[int, str] = {}  # guild id -> the URL of its /ingest still running
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -116,11 +141,32 @@ class NewsdeskBot(discord.Client):
             self.daily_briefing.cancel()
         await super().close()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.write_executor.shutdown(wait=False, cancel_futures=True)
 
     async def run_core(self, fn: Callable, *args, **kwargs) -> Any:
-        """Run a blocking core call in a worker thread, keeping the event loop free."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        """Run a blocking core call that reads in a worker thread, keeping the event loop free;
+        TookTooLong past the reply deadline."""
+        return await self.wait_core(self.executor.submit(functools.partial(fn, *args, **kwargs)))
+
+    async def run_write(self, fn: Callable, *args, **kwargs) -> Any:
+        """`run_core` for a call that writes (feeds), in the write workers."""
+        return await self.wait_core(self.write_executor.submit(functools.partial(fn, *args, **kwargs)))
+
+    async def wait_core(self, future: Future) -> Any:
+        """The result of a core call running in a worker thread, waited for until the reply
+        deadline (TookTooLong then; the call itself carries on)."""
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.reply_deadline)
+        except TimeoutError:
+            raise TookTooLong(f"no result after {self.reply_deadline:g} s") from None
+
+    async def guarded(self, what: str, interaction: discord.Interaction, handler: Awaitable[None]) -> None:
+        """Run a command's handler; anything it raises (a send Discord refused included) is
+        logged and the user told, so no interaction is left "thinking"."""
+        try:
+            await handler
+        except Exception:
+            await self._fail(interaction, what)
 
     def cooldown_left(self, user_id: int, action: str) -> float:
         """Seconds the user must still wait before `action`; 0 starts a new cooldown."""
@@ -183,11 +229,24 @@ class NewsdeskBot(discord.Client):
             await send(embeds=group, allowed_mentions=NO_PINGS)
 
     async def _refuse(self, interaction: discord.Interaction, text: str) -> None:
-        await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        await interaction.response.send_message(one_message(text), ephemeral=True, allowed_mentions=NO_PINGS)
 
     async def _fail(self, interaction: discord.Interaction, what: str) -> None:
-        log.exception("%s failed (guild %s, user %s)", what, interaction.guild_id, interaction.user.id)
-        await interaction.followup.send(ERROR_TEXT, ephemeral=True, allowed_mentions=NO_PINGS)
+        """Log the exception being handled and tell the user, briefly; a send that fails too is
+        only logged (nothing more can reach the user)."""
+        too_long = isinstance(sys.exception(), TookTooLong)
+        if too_long:
+            log.warning("%s took too long (guild %s, user %s)", what, interaction.guild_id, interaction.user.id)
+        else:
+            log.exception("%s failed (guild %s, user %s)", what, interaction.guild_id, interaction.user.id)
+        text = TOO_LONG_TEXT if too_long else ERROR_TEXT
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(text, ephemeral=True, allowed_mentions=NO_PINGS)
+            else:
+                await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
+        except Exception:
+            log.warning("could not tell the user that %s failed", what, exc_info=True)
 
     # --- slash commands -------------------------------------------------------------------------
 
@@ -225,7 +284,7 @@ class NewsdeskBot(discord.Client):
         try:
             summary = await self.run_core(self.core.summarize, interaction.guild_id, target)
         except LookupError as exc:  # several articles match, or a link not indexed yet: the message says what to do
-            return await interaction.followup.send(str(exc)[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
+            return await interaction.followup.send(one_message(str(exc)), ephemeral=True, allowed_mentions=NO_PINGS)
         except Exception:
             return await self._fail(interaction, "/summarize")
         await self.send_embeds(interaction.followup.send, summary_embeds(summary))
@@ -240,8 +299,18 @@ class NewsdeskBot(discord.Client):
             b = await self.run_core(self.core.briefing, interaction.guild_id, when)
         except Exception:
             return await self._fail(interaction, "/briefing")
-        for part in briefing_messages(b.markdown):
-            await interaction.followup.send(part, allowed_mentions=NO_PINGS)
+        await self.send_briefing(interaction.followup.send, b.markdown)
+
+    @staticmethod
+    async def send_briefing(send: Callable, markdown: str) -> None:
+        """A briefing as messages, at most MAX_BRIEFING_MESSAGES (the last says what is left out)."""
+        parts = briefing_messages(markdown)
+        if len(parts) > MAX_BRIEFING_MESSAGES:
+            parts = parts[:MAX_BRIEFING_MESSAGES - 1] + [
+                f"… and {len(parts) - MAX_BRIEFING_MESSAGES + 1} more messages of this briefing: see "
+                "`newsdesk briefing` for all of it."]
+        for part in parts:
+            await send(part, allowed_mentions=NO_PINGS)
 
     async def handle_sources(self, interaction: discord.Interaction) -> None:
         await interaction.response.defer(thinking=True)
@@ -249,18 +318,7 @@ class NewsdeskBot(discord.Client):
             rows = await self.run_core(self.core.sources, interaction.guild_id)
         except Exception:
             return await self._fail(interaction, "/sources")
-        total = sum(r["articles"] for r in rows)
-        embed = discord.Embed(title="What this server's Newsdesk has indexed", colour=discord.Colour.blurple(),
-                              description=f"{total} articles from {len(rows)} outlets" if rows else
-                              "Nothing is indexed yet. Members with Manage Server can add articles with /ingest.")
-        for r in rows[:24]:
-            dates = f"newest {r['newest']}" if r["newest"] else "no published dates"
-            embed.add_field(name=r["source"][:256], value=f"{r['articles']} articles · {dates}", inline=True)
-        if len(rows) > 24:
-            rest = rows[24:]
-            embed.add_field(name=f"and {len(rest)} more outlets",
-                            value=f"{sum(r['articles'] for r in rest)} articles", inline=False)
-        await interaction.followup.send(embeds=[embed], allowed_mentions=NO_PINGS)
+        await interaction.followup.send(embeds=[sources_embed(rows)], allowed_mentions=NO_PINGS)
 
     async def handle_ingest(self, interaction: discord.Interaction, url: str) -> None:
         if not self.may_ingest(interaction.user, interaction.permissions):
@@ -268,22 +326,40 @@ class NewsdeskBot(discord.Client):
                                                    "the bot's owner) can add articles.")
         if not re.match(r"^https?://\S+$", url.strip()):
             return await self._refuse(interaction, "Give an http(s) URL of an article or a feed.")
+        guild = interaction.guild_id or 0
+        if (running := self.ingesting.get(guild)) is not None:
+            return await self._refuse(interaction, f"This server's /ingest of {running} is still running; "
+                                                   "try again when it is done.")
         await interaction.response.defer(thinking=True)
         try:
-            report = await self.run_core(self.core.ingest, interaction.guild_id, url)
+            report = await self.wait_core(self._start_ingest(guild, url.strip()))
         except LoadError as exc:  # a refused URL: say why
-            return await interaction.followup.send(f"Cannot ingest {url}: {exc}"[:2000], ephemeral=True,
+            return await interaction.followup.send(one_message(f"Cannot ingest {url}: {exc}"), ephemeral=True,
                                                    allowed_mentions=NO_PINGS)
+        except TookTooLong:
+            minutes = self.reply_deadline / 60
+            return await interaction.followup.send(one_message(
+                f"Still working on {url} after {minutes:.3g} minutes: it carries on, and its articles show in "
+                "/sources when it is done."), allowed_mentions=NO_PINGS)
         except Exception:
             return await self._fail(interaction, "/ingest")
-        if report.failed:
-            text = f"Could not ingest {url}: {report.failed[0].error}"
-        else:
-            titles = ", ".join(f"“{a['title']}”" for a in report.articles[:5])
-            text = (f"Ingested {url}: {report.added} added, {report.updated} updated, {report.unchanged} unchanged, "
-                    f"{report.duplicates} duplicates. {titles}")
-        for part in split_text(text, 2000):
-            await interaction.followup.send(part, allowed_mentions=NO_PINGS)
+        await interaction.followup.send(ingest_reply(url, report), allowed_mentions=NO_PINGS)
+
+    def _start_ingest(self, guild: int, url: str) -> Future:
+        """The guild's /ingest, started in a write worker; the guild is busy until it ends (not
+        when the reply deadline stops the waiting)."""
+        loop = asyncio.get_running_loop()
+        future = self.write_executor.submit(self.core.ingest, guild or None, url)
+        self.ingesting[guild] = url
+
+        def done(_: Future) -> None:  # in the worker thread; the dict is the loop's
+            try:
+                loop.call_soon_threadsafe(self.ingesting.pop, guild, None)
+            except RuntimeError:  # the loop is closed: nothing else reads the dict any more
+                self.ingesting.pop(guild, None)
+
+        future.add_done_callback(done)
+        return future
 
     async def handle_news(self, interaction: discord.Interaction, topic: str | None = None, hours: int = 24) -> None:
         if not 1 <= hours <= MAX_HOURS:
@@ -295,8 +371,7 @@ class NewsdeskBot(discord.Client):
             b = await self.run_core(self.core.news, interaction.guild_id, hours, topic or None, self.clock())
         except Exception:
             return await self._fail(interaction, "/news")
-        for part in briefing_messages(b.markdown):
-            await interaction.followup.send(part, allowed_mentions=NO_PINGS)
+        await self.send_briefing(interaction.followup.send, b.markdown)
 
     # --- /feeds -----------------------------------------------------------------------------------
 
@@ -308,9 +383,9 @@ class NewsdeskBot(discord.Client):
             return await self._refuse(interaction, "Give the http(s) URL of an RSS, Atom or JSON feed.")
         await interaction.response.defer(thinking=True)
         try:
-            feed, new = await self.run_core(self.core.feeds_add, interaction.guild_id, url, every)
+            feed, new = await self.run_write(self.core.feeds_add, interaction.guild_id, url, every)
         except LoadError as exc:  # a refused URL: say why
-            return await interaction.followup.send(f"Cannot subscribe to {url}: {exc}"[:2000], ephemeral=True,
+            return await interaction.followup.send(one_message(f"Cannot subscribe to {url}: {exc}"), ephemeral=True,
                                                    allowed_mentions=NO_PINGS)
         except Exception:
             return await self._fail(interaction, "/feeds add")
@@ -332,18 +407,25 @@ class NewsdeskBot(discord.Client):
         url = url.strip()
         await interaction.response.defer(thinking=True)
         try:
-            await self.run_core(self.core.feeds_remove, interaction.guild_id, url)
+            await self.run_write(self.core.feeds_remove, interaction.guild_id, url)
         except NotSubscribed as exc:
-            return await interaction.followup.send(str(exc)[:2000], ephemeral=True, allowed_mentions=NO_PINGS)
+            return await interaction.followup.send(one_message(str(exc)), ephemeral=True, allowed_mentions=NO_PINGS)
         except Exception:
             return await self._fail(interaction, "/feeds remove")
-        embed = discord.Embed(title=f"Unsubscribed from {url}"[:256], colour=discord.Colour.light_grey(),
+        embed = discord.Embed(title=f"Unsubscribed from {url}", colour=discord.Colour.light_grey(),
                               description="Its articles already indexed stay.")
-        await interaction.followup.send(embeds=[embed], allowed_mentions=NO_PINGS)
+        await interaction.followup.send(embeds=[fit_embed(embed)], allowed_mentions=NO_PINGS)
 
     # --- mentions and threads -------------------------------------------------------------------
 
     async def on_message(self, message: discord.Message) -> None:
+        try:
+            await self.handle_message(message)
+        except Exception:  # a failed send or thread: logged; the event loop carries on
+            log.exception("answering a message failed (guild %s)", message.guild and message.guild.id)
+
+    async def handle_message(self, message: discord.Message) -> None:
+        """A mention or a question in one of the bot's threads: answered in a thread."""
         if message.author.bot or message.guild is None or self.user is None:
             return
         channel = message.channel
@@ -371,9 +453,14 @@ class NewsdeskBot(discord.Client):
                 target = channel
         answer = await self._answer_in(target, message.guild.id, question, history)
         if answer is not None and isinstance(target, discord.Thread):
-            turns = self.conversations.setdefault(target.id, history)
-            turns += [("user", question), ("bot", answer.answer)]
-            del turns[:-2 * self.config.history_turns or len(turns)]
+            self.remember_turns(target.id, history, question, answer.answer)
+
+    def remember_turns(self, thread_id: int, history: list[Turn], question: str, answer: str) -> None:
+        """Add a question and its answer to the thread's remembered turns: the last
+        2 x history_turns, each at most MAX_TURN_CHARS."""
+        turns = self.conversations.setdefault(thread_id, history)
+        turns += [("user", question[:MAX_TURN_CHARS]), ("bot", answer[:MAX_TURN_CHARS])]
+        del turns[:-2 * self.config.history_turns or len(turns)]
 
     async def _answer_in(self, target: discord.abc.Messageable, guild_id: int, question: str,
                          history: list[Turn]) -> Answer | None:
@@ -438,6 +525,8 @@ class NewsdeskBot(discord.Client):
         if now.time() < self.config.briefing_time:
             return []
         day = now.date() - timedelta(days=1) if self.config.briefing_day == "previous" else now.date()
+        for key in [k for k in self.briefing_failures if k[1] != now.date()]:  # tomorrow starts afresh
+            del self.briefing_failures[key]
         done = []
         polled: set[str] = set()  # collections polled in this round: once each
         for cid in self.config.briefing_channels:
@@ -467,8 +556,7 @@ class NewsdeskBot(discord.Client):
             await self.poll_before_briefing(channel.guild.id)
         narrow = self.config.briefing_filters.get(cid)
         b = await self.run_core(self.core.briefing, channel.guild.id, day, narrow)
-        for part in briefing_messages(b.markdown):
-            await channel.send(part, allowed_mentions=NO_PINGS)
+        await self.send_briefing(channel.send, b.markdown)
 
     async def poll_before_briefing(self, guild_id: int) -> None:
         """Poll the due feeds of the guild's collection once, in a worker thread, so the daily post
@@ -499,37 +587,38 @@ def register_commands(tree: app_commands.CommandTree, bot: NewsdeskBot) -> None:
     @app_commands.guild_only()
     async def ask(interaction: discord.Interaction, question: app_commands.Range[str, 1, 500],
                   source: str | None = None, since: str | None = None) -> None:
-        await bot.handle_ask(interaction, question, source, since)
+        await bot.guarded("/ask", interaction, bot.handle_ask(interaction, question, source, since))
 
     @tree.command(name="summarize", description="Summarize an indexed article (id or URL) or a topic, with sources.")
     @app_commands.describe(target="An article id or URL from /sources or an answer, or any topic")
     @app_commands.guild_only()
     async def summarize(interaction: discord.Interaction, target: app_commands.Range[str, 1, 500]) -> None:
-        await bot.handle_summarize(interaction, target)
+        await bot.guarded("/summarize", interaction, bot.handle_summarize(interaction, target))
 
     @tree.command(name="briefing", description="The day's news grouped into stories, each summarized with sources.")
     @app_commands.describe(date="The day (YYYY-MM-DD); default: today")
     @app_commands.guild_only()
     async def briefing(interaction: discord.Interaction, date: str | None = None) -> None:
-        await bot.handle_briefing(interaction, date)
+        await bot.guarded("/briefing", interaction, bot.handle_briefing(interaction, date))
 
     @tree.command(name="news", description="A short briefing of what arrived in the last hours (default 24).")
     @app_commands.describe(topic="Only news about this topic", hours=f"How many hours back (1-{MAX_HOURS}; default 24)")
     @app_commands.guild_only()
     async def news(interaction: discord.Interaction, topic: app_commands.Range[str, 1, 200] | None = None,
                    hours: app_commands.Range[int, 1, MAX_HOURS] = 24) -> None:
-        await bot.handle_news(interaction, topic, hours)
+        await bot.guarded("/news", interaction, bot.handle_news(interaction, topic, hours))
 
     @tree.command(name="sources", description="What is indexed: outlets, article counts and newest dates.")
     @app_commands.guild_only()
     async def sources(interaction: discord.Interaction) -> None:
-        await bot.handle_sources(interaction)
+        await bot.guarded("/sources", interaction, bot.handle_sources(interaction))
 
-    @tree.command(name="ingest", description="Add an article or feed by URL (Manage Server or an ingest role).")
+    @tree.command(name="ingest", description="Add an article or feed by URL to this server's collection "
+                                             "(Manage Server or an ingest role).")
     @app_commands.describe(url="The http(s) URL of a news article or an RSS/Atom feed")
     @app_commands.guild_only()
     async def ingest(interaction: discord.Interaction, url: str) -> None:
-        await bot.handle_ingest(interaction, url)
+        await bot.guarded("/ingest", interaction, bot.handle_ingest(interaction, url))
 
     tree.add_command(feeds_group(bot))
 
@@ -545,16 +634,16 @@ def feeds_group(bot: NewsdeskBot) -> app_commands.Group:
                            every=f"Poll every this many minutes (default {default_every})")
     async def add(interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000],
                   every: app_commands.Range[int, 1, MAX_EVERY_MINUTES] | None = None) -> None:
-        await bot.handle_feeds_add(interaction, url, every)
+        await bot.guarded("/feeds add", interaction, bot.handle_feeds_add(interaction, url, every))
 
     @feeds.command(name="list", description="The subscribed feeds: interval, status, last and next poll.")
     async def list_feeds(interaction: discord.Interaction) -> None:
-        await bot.handle_feeds_list(interaction)
+        await bot.guarded("/feeds list", interaction, bot.handle_feeds_list(interaction))
 
     @feeds.command(name="remove", description="Unsubscribe from a feed (its articles stay indexed).")
     @app_commands.describe(url="The feed's URL, as /feeds list shows it")
     async def remove(interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000]) -> None:
-        await bot.handle_feeds_remove(interaction, url)
+        await bot.guarded("/feeds remove", interaction, bot.handle_feeds_remove(interaction, url))
 
     return feeds
 

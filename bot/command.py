@@ -32,6 +32,8 @@ def bot(check: bool, settings, as_json: bool) -> None:
     if check:
         emit_json({"commands": command_specs(client),
                     "settings": {"collections": {str(k): v for k, v in config.guild_collections.items()},
+                                 # what a server not listed uses: `*:name`'s, else one of its own
+                                 "unlisted_servers": config.shared_collection or "guild-<id>",
                                  "default_collection": settings.collection,
                                  "dev_guilds": config.dev_guilds, "briefing_channels": config.briefing_channels,
                                  "briefing_time": config.briefing_time.strftime("%H:%M"),
@@ -39,8 +41,9 @@ def bot(check: bool, settings, as_json: bool) -> None:
                                  "ingest_roles": config.ingest_roles, "cooldown_seconds": config.cooldown,
                                  "history_turns": config.history_turns}})
         return
-    err_console().print(f"Starting the Newsdesk bot (collection {settings.collection!r}, data in {settings.data_dir}); "
-                    "Ctrl-C stops it.", style="dim", markup=False)
+    unlisted = repr(config.shared_collection) if config.shared_collection else "a collection of their own"
+    err_console().print(f"Starting the Newsdesk bot (servers not in NEWSDESK_GUILD_COLLECTIONS use {unlisted}; "
+                        f"data in {settings.data_dir}); Ctrl-C stops it.", style="dim", markup=False)
     try:
         client.run(config.token, log_handler=None)
     except Exception as exc:  # discord.LoginFailure etc.: never print the token

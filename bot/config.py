@@ -4,7 +4,12 @@ bot's variables in `Settings` into usable types (ids, a time, a token of the rig
 NEWSDESK_BRIEFING_CHANNELS is a comma-separated list of channel ids, each optionally narrowed:
 `123:topic=energy;sources=Reuters,AP,456` posts to channel 123 the day's briefing of the articles
 from Reuters or AP about energy, and to channel 456 the whole briefing. The outlets of `sources=`
-run on, comma-separated, up to the next item that starts with a channel id."""
+run on, comma-separated, up to the next item that starts with a channel id.
+
+NEWSDESK_GUILD_COLLECTIONS maps guilds to collections, `guild_id:collection`; a server not listed
+gets a collection of its own, `guild-<id>`, so that one server's /ingest never answers another.
+Sharing is explicit: list several guilds with one collection, or `*:collection` for every server
+not listed."""
 
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from rag.settings import Settings, check_collection_name, env_names
 _TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}$")
 _TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _CHANNEL_START = re.compile(r"\s*\d+\s*(?::|$)")  # an item of NEWSDESK_BRIEFING_CHANNELS that names a channel
+ANY_GUILD = 0  # the key `*:collection` is parsed to (no Discord id is 0); BotConfig keeps it apart
 _ID_HELP = ("is not a Discord id (17-20 digits; turn on Developer Mode, then right-click the server or "
             "channel and Copy ID)")
 
@@ -48,6 +54,7 @@ class BotConfig:
     token: str
     dev_guilds: list[int] = field(default_factory=list)
     guild_collections: dict[int, str] = field(default_factory=dict)
+    shared_collection: str | None = None  # `*:name`: the collection of every guild not listed
     briefing_channels: list[int] = field(default_factory=list)
     briefing_filters: dict[int, ChannelFilter] = field(default_factory=dict)  # narrowed channels only
     briefing_time: time = time(8, 0)
@@ -108,8 +115,9 @@ class BotSettings(BaseModel):
 
     def config(self) -> BotConfig:
         """The BotConfig the bot runs with."""
+        mapped = {gid: name for gid, name in self.guild_collections.items() if gid != ANY_GUILD}
         return BotConfig(token=self.discord_token.get_secret_value(), dev_guilds=self.bot_guilds,
-                         guild_collections=self.guild_collections,
+                         guild_collections=mapped, shared_collection=self.guild_collections.get(ANY_GUILD),
                          briefing_channels=[cid for cid, _ in self.briefing_channels],
                          briefing_filters={cid: f for cid, f in self.briefing_channels if f},
                          briefing_time=self.briefing_time, briefing_day=self.briefing_day,
@@ -137,11 +145,11 @@ class BotSettings(BaseModel):
         problems = []
         for part in _items(value):
             guild, _, name = (text.strip() for text in part.partition(":"))
-            if not _is_discord_id(guild) or not name:
+            if not (_is_discord_id(guild) or guild == "*") or not name:
                 problems.append(f"{_env(info)}: {part!r} is not guild_id:collection")
                 continue
             try:
-                collections[int(guild)] = check_collection_name(name)
+                collections[ANY_GUILD if guild == "*" else int(guild)] = check_collection_name(name)
             except ValueError:
                 problems.append(f"{_env(info)}: {name!r} is not a valid collection name")
         if problems:

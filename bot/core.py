@@ -1,7 +1,8 @@
 """What the bot does, without Discord: the same core calls as the CLI, per guild's collection.
 
 Everything here is blocking (model, Chroma, SQLite, LLM); the Discord layer runs it in worker
-threads so the event loop never waits on it.
+threads so the event loop never waits on it. An ingest fetches before it takes the write lock,
+so a slow server holds up only the guild that asked for it.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,7 @@ from rag.answer.pipeline import Answer, answer_question
 from rag.briefing.pipeline import make_briefing
 from rag.briefing.results import Briefing
 from rag.components import Components
+from rag.ingest.loader import Loader
 from rag.search.filters import SearchFilters
 from rag.settings import Settings
 from rag.summarize.pipeline import Summary, summarize_article, summarize_topic
@@ -25,7 +27,9 @@ from rag.summarize.pipeline import Summary, summarize_article, summarize_topic
 from .config import BotConfig, ChannelFilter
 
 if TYPE_CHECKING:
+    from rag.ingest.pipeline import IngestReport
     from rag.ingest.polling import PollReport
+    from rag.models import Article, LoadFailure
     from rag.store.subscriptions import Feed
 
 log = logging.getLogger(__name__)
@@ -40,6 +44,18 @@ class NotSubscribed(LookupError):
     """`/feeds remove` of a URL the guild's collection is not subscribed to."""
 
 
+class _Fetched(Loader):
+    """A Loader whose inputs were read already, so that `Ingestor.ingest` only writes: the slow
+    part (fetching) happens before the write lock, which every collection of the data dir shares."""
+
+    def __init__(self, loader: Loader, inputs: Iterable[str]):
+        super().__init__(loader.settings, loader.fetcher)
+        self._items = list(loader.load(inputs))
+
+    def load(self, inputs: Iterable[str]) -> Iterator[Article | LoadFailure]:
+        return iter(self._items)
+
+
 def _runs_in_desk(factory: Callable[[Settings], Components] | None) -> bool:
     """Whether the components come from a `newsdesk run` desk (its `Desk.components`)."""
     run = sys.modules.get("rag.cli.run")  # imported already when a desk exists; never imported here
@@ -47,7 +63,8 @@ def _runs_in_desk(factory: Callable[[Settings], Components] | None) -> bool:
 
 
 class BotCore:
-    """The core, one collection per guild (NEWSDESK_GUILD_COLLECTIONS), backends shared."""
+    """The core, one collection per guild (NEWSDESK_GUILD_COLLECTIONS, else `guild-<id>`),
+    backends shared."""
 
     def __init__(self, settings: Settings, config: BotConfig,
                  components_factory: Callable[[Settings], Components] | None = None,
@@ -60,11 +77,14 @@ class BotCore:
         self.polls_feeds = _runs_in_desk(components_factory) if poll_feeds is None else poll_feeds
         self._components: dict[str, Components] = {}
         self._lock = threading.Lock()
-        self._ingest_lock = threading.Lock()
 
     def collection_for(self, guild_id: int | None) -> str:
-        """The collection that answers this guild (a DM uses the default collection)."""
-        return self.config.guild_collections.get(guild_id or 0, self.settings.collection)
+        """The collection that answers this guild: its mapping, else the `*` one, else a
+        collection of its own (`guild-<id>`). No guild (a DM) reads the default collection."""
+        if not guild_id:
+            return self.settings.collection
+        mapped = self.config.guild_collections.get(guild_id)
+        return mapped or self.config.shared_collection or f"guild-{guild_id}"
 
     def components(self, guild_id: int | None) -> Components:
         """Components of the guild's collection; the model and tokenizer are loaded once."""
@@ -160,23 +180,30 @@ class BotCore:
         return [{"source": s or "(outlet not named)", "articles": n, "oldest": lo, "newest": hi}
                 for s, n, lo, hi in c.registry.sources()]
 
-    def ingest(self, guild_id: int | None, url: str):
-        """Ingest one URL (page or feed) into the guild's collection."""
+    def ingest(self, guild_id: int | None, url: str) -> IngestReport:
+        """Ingest one URL (page or feed) into the guild's collection: fetched first, then written
+        under the write lock (the bot runs one ingest per guild at a time)."""
         from rag.ingest.decoding import LoadError
         from rag.ingest.fetch import Fetcher
         from rag.ingest.guard import refuse_private_address
-        from rag.ingest.loader import Loader
         from rag.ingest.pipeline import Ingestor
 
         url = url.strip()
+        if not guild_id:
+            raise LoadError("articles are added from a server, not a direct message")
         if not re.match(r"^https?://\S+$", url):
             raise LoadError("give an http(s) URL of an article or a feed")
-        refuse_private_address(url)  # here too, so a refused link is told before waiting on the lock
+        refuse_private_address(url)  # here too, so a refused link is told before anything runs
         c = self.components(guild_id)
         # Every request, redirects and a feed's item links included, must go to a public address.
         loader = Loader(c.settings, Fetcher(c.settings, url_guard=refuse_private_address))
-        with self._ingest_lock, c.writing():
-            return Ingestor(c).ingest([url], loader)
+        try:
+            fetched = _Fetched(loader, [url])
+        except BaseException:
+            loader.fetcher.close()
+            raise
+        with c.writing():
+            return Ingestor(c).ingest([url], fetched)
 
     # --- feed subscriptions -------------------------------------------------------------------
 
@@ -190,6 +217,8 @@ class BotCore:
         from rag.text.dates import utc_now
 
         url = url.strip()
+        if not guild_id:
+            raise LoadError("feeds are subscribed from a server, not a direct message")
         if not _HTTP_URL.match(url):
             raise LoadError("give the http(s) URL of an RSS, Atom or JSON feed")
         if every is not None and not 1 <= every <= MAX_EVERY_MINUTES:

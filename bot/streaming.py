@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable
 
 import discord
 
+from rag.briefing.markdown import defuse_links
+
 from .format import DESCRIPTION_LIMIT, pack_embeds, split_text
 
 log = logging.getLogger(__name__)
@@ -56,7 +58,7 @@ def _title(question: str) -> str:
 def draft_embeds(question: str, text: str) -> list[discord.Embed]:
     """The answer so far as the embeds of one message, marked as a draft; [] while it is blank.
     A draft longer than one message shows its first message's worth (the final answer has all)."""
-    parts = split_text(text, DESCRIPTION_LIMIT - len(DRAFT_MARK))
+    parts = split_text(defuse_links(text), DESCRIPTION_LIMIT - len(DRAFT_MARK))
     if not parts:
         return []
     colour = discord.Colour.blurple()

@@ -331,7 +331,7 @@ def test_mentions_open_a_thread_and_follow_ups_use_its_history(core):
     import discord.ext.test as dpytest
 
     async def scenario():
-        bot = make_bot(core, cooldown=0, guild_collections={})  # dpytest's guild uses the default collection
+        bot = make_bot(core, cooldown=0, guild_collections={})  # dpytest's guild is mapped to "alpha" below
         await bot._async_setup_hook()
         dpytest.configure(bot, members=2)
         _add_thread_support(bot)

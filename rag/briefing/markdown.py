@@ -1,10 +1,76 @@
-"""A briefing as Markdown."""
+"""A briefing as Markdown. Everything that comes from articles (titles, outlets, quotes, summary
+text) is escaped, so an article cannot forge a masked link, a mention or formatting in Discord,
+and links are only http(s), percent-encoded so that none can break out of its `<...>`."""
 
 from __future__ import annotations
+
+import re
+from urllib.parse import quote, urlsplit
 
 from rag.briefing.results import Briefing
 from rag.models import Citation
 from rag.search.articles import WindowArticle
+
+# Characters Discord (and CommonMark) read as Markdown inline: emphasis, code, strike, spoilers,
+# links, block quotes and `<@id>`/`<#id>`/`<t:...>` tags. A backslash before each shows it as it is.
+_MARKDOWN = re.compile(r"([\\*_~`|\[\]<>])")
+_LINE_START = re.compile(r"^(\s*)([#>-])", re.M)  # a heading, quote or list at the start of a line
+_OUR_MARKER = re.compile(r"\\\[(\d{1,3})\\\]")  # an escaped `[n]`: the briefing's own citation marker
+# What a link may hold unencoded: RFC 3986's unreserved and reserved characters, less those that
+# end a Markdown link or a `<...>` (`(`, `)`, `<`, `>`), quotes, `*` and square brackets.
+_URL_SAFE = "/:?#@!$&+,;=%-._~"
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$")
+# Longest title and outlet shown in a briefing line: a headline-sized title reads whole, and a
+# 500,000-character one (issue #18) cannot turn one story into hundreds of Discord messages.
+MAX_TITLE_CHARS = 200
+MAX_OUTLET_CHARS = 100
+MAX_QUOTE_CHARS = 300
+
+
+def escape_markdown(text: str) -> str:
+    """`text` with every Markdown character escaped, so it shows as written (and no `](` left,
+    which some renderers still read as a link after an escaped bracket)."""
+    return _LINE_START.sub(r"\1\\\2", _MARKDOWN.sub(r"\\\1", text)).replace("](", "]\\(")
+
+
+def escape_cited(text: str) -> str:
+    """Text that holds the briefing's own `[n]` markers (a summary, a difference): escaped, the
+    markers kept, and no `](` left to start a masked link."""
+    return _OUR_MARKER.sub(r"[\1]", escape_markdown(text))
+
+
+def defuse_links(text: str) -> str:
+    """Generated text (an answer, possibly quoting articles) kept as written, its `[n]` markers
+    and formatting included, but with no masked link (`](` is broken) and no `<...>` tag. Each
+    character is changed by what comes before it only, so a streamed draft only ever grows."""
+    return text.replace("\\", "\\\\").replace("](", "]\\(").replace("<", "\\<")
+
+
+def shorten(text: str, limit: int) -> str:
+    """One line of at most `limit` characters, cut at a space where one is near, with "…"."""
+    # Only the start can be shown: a 500,000-character title is not split whole (whitespace runs
+    # longer than 7 x limit make the line shorter than it could be, which is harmless).
+    text = " ".join(text[:8 * limit].split()) + (" …" if len(text) > 8 * limit else "")
+    if len(text) <= limit:
+        return text
+    cut = text[:limit - 1]
+    return (cut.rsplit(" ", 1)[0] if " " in cut[limit // 2:] else cut) + "…"
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL with a host, percent-encoded so that it cannot end a Markdown link or a
+    `<...>` early; None for anything else (the link is then not shown)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not _HOST.match(parts.netloc or ""):
+        return None
+    query = f"?{quote(parts.query, safe=_URL_SAFE)}" if parts.query else ""
+    fragment = f"#{quote(parts.fragment, safe=_URL_SAFE)}" if parts.fragment else ""
+    return f"{parts.scheme}://{parts.netloc}{quote(parts.path, safe=_URL_SAFE)}{query}{fragment}"
 
 
 def _source_lines(citations: list[Citation], dated: dict[str, WindowArticle], shown: str) -> list[str]:
@@ -26,7 +92,7 @@ def _source_lines(citations: list[Citation], dated: dict[str, WindowArticle], sh
 def _cite_line(c: Citation, dated: dict[str, WindowArticle], shown: str, numbers: list[int]) -> str:
     """One source: its markers, outlet, title, date, link; then its quote, unless `shown`
     already quotes it in full."""
-    outlet = c.source or "outlet unknown"
+    outlet = escape_markdown(shorten(c.source or "outlet unknown", MAX_OUTLET_CHARS))
     w = dated.get(c.article_id)
     if c.published:
         when = c.published
@@ -34,13 +100,14 @@ def _cite_line(c: Citation, dated: dict[str, WindowArticle], shown: str, numbers
         when = f"date unknown, ingested {w.day.isoformat()}"
     else:
         when = "date unknown"
-    where = f"<{c.url}>" if c.url else (c.path or "")
+    url = safe_url(c.url)
+    where = f"<{url}>" if url else escape_markdown(shorten(c.path or "", MAX_TITLE_CHARS))
     markers = "".join(f"[{n}]" for n in numbers)
-    line = f"{markers} {outlet}, “{c.title}” ({when}) {where}".rstrip()
+    title = escape_markdown(shorten(c.title, MAX_TITLE_CHARS))
+    line = f"{markers} {outlet}, “{title}” ({when}) {where}".rstrip()
     if c.quote in shown:
         return line + "\n"
-    quote = c.quote if len(c.quote) <= 300 else c.quote[:299].rsplit(" ", 1)[0] + "…"
-    return f"{line}\n> {quote}\n"
+    return f"{line}\n> {escape_markdown(shorten(c.quote, MAX_QUOTE_CHARS))}\n"
 
 
 def _n(count: int, one: str, many: str | None = None) -> str:
@@ -66,11 +133,13 @@ def render_markdown(b: Briefing, window: list[WindowArticle]) -> str:
                      f"{'it was' if undated == 1 else 'they were'} ingested and marked “date unknown”.*")
     lines.append("")
     for i, s in enumerate(b.stories, 1):
-        lines += [f"## {i}. {s.headline}", "", s.summary, ""]
+        lines += [f"## {i}. {escape_markdown(shorten(s.headline, MAX_TITLE_CHARS))}", "",
+                  escape_cited(s.summary), ""]
         count = len(s.article_ids)
-        lines.append(f"**Outlets:** {', '.join(s.sources) or 'not named'} · {count} article{'s' * (count > 1)}")
+        outlets_named = ", ".join(escape_markdown(shorten(o, MAX_OUTLET_CHARS)) for o in s.sources)
+        lines.append(f"**Outlets:** {outlets_named or 'not named'} · {count} article{'s' * (count > 1)}")
         if s.differences:
-            lines += ["", "**Where coverage differs:**"] + [f"- {d}" for d in s.differences]
+            lines += ["", "**Where coverage differs:**"] + [f"- {escape_cited(d)}" for d in s.differences]
         shown = s.summary + " ".join(s.differences)
         lines += ["", "**Sources:**"] + _source_lines(s.citations, dated, shown) + [""]
     return "\n".join(lines).rstrip() + "\n"
