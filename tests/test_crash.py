@@ -63,3 +63,62 @@ def test_sigkill_mid_ingest_then_rerun_is_consistent(tmp_path, settings, embedde
         assert sorted(titles) == sorted(f"Report number 7-{i}" for i in range(n))
     finally:
         c.close()
+
+
+# Runs `newsdesk remove` in a real process that SIGKILLs itself right after the delete is
+# committed: at the first vector-store call made once the article is gone from the registry.
+_REMOVE_KILLED_AFTER_DELETE = """
+import os, signal, sys
+from rag.store.registry import Registry
+from rag.store.vectorstore import VectorStore
+
+real_delete = Registry.delete_article
+def delete_then_arm(self, article_id):
+    real_delete(self, article_id)
+    VectorStore.delete_other_versions = lambda *a, **k: os.kill(os.getpid(), signal.SIGKILL)
+Registry.delete_article = delete_then_arm
+from rag.cli import main
+main(sys.argv[1:])
+"""
+
+_BODY = ("The harbour authority approved a plan on Monday to dredge the eastern channel so that "
+         "larger container ships can dock. The work will cost 18 million euros and start in March. "
+         "Fishermen said they worry about the effect on the mussel beds near the breakwater.")
+
+
+@pytest.mark.slow
+def test_sigkill_during_remove_keeps_the_duplicate(tmp_path, settings, embedder, tokenizer):
+    """A `remove` killed after its delete commits, before the duplicate is indexed in the
+    original's place: the duplicate is queued in that same transaction, and the next ingest (of
+    anything) indexes it; re-ingesting it is then truly `unchanged`."""
+    from helpers import run_ingest, write_article
+
+    from rag.components import Components
+
+    data = settings.data_dir
+    a = write_article(tmp_path / "a", "a.md", "Harbour dredging approved", _BODY)
+    b = write_article(tmp_path / "b", "b.md", "Harbour dredging approved", _BODY)
+    c = Components(settings, embedder=embedder, tokenizer=tokenizer)
+    try:
+        report = run_ingest(c, [a, b])
+        orig_id, dup_id = report.articles[0]["article_id"], report.articles[1]["article_id"]
+        assert c.registry.get(dup_id).duplicate_of == orig_id
+    finally:
+        c.close()
+    env = {**os.environ, "NEWSDESK_LOG_LEVEL": "ERROR"}
+    proc = subprocess.run([sys.executable, "-c", _REMOVE_KILLED_AFTER_DELETE, "remove", orig_id,
+                           "--data-dir", str(data)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+    c = Components(settings, embedder=embedder, tokenizer=tokenizer)
+    try:
+        assert c.registry.get(orig_id) is None  # the delete was committed
+        assert c.registry.rechecks() == [dup_id]  # and the duplicate's re-check with it
+        again = run_ingest(c, [b])
+        assert again.unchanged == 1 and again.failed == []
+        copy = c.registry.get(dup_id)
+        assert copy.duplicate_of is None and copy.chunks > 0
+        assert c.registry.rechecks() == []
+        assert_consistent(c)
+    finally:
+        c.close()

@@ -1,4 +1,4 @@
-"""`newsdesk articles`, `stats` and `remove`."""
+"""`newsdesk articles`, `stats`, `check` and `remove`."""
 
 from __future__ import annotations
 
@@ -43,6 +43,7 @@ def stats(settings, as_json: bool) -> None:
     c = open_components(settings)
     if not as_json:
         warn_if_empty(c)
+    needs_check = None
     if not c.registry_exists():
         data = {"collection": settings.collection, "articles": 0, "indexed": 0, "duplicates": 0,
                 "chunks": 0, "vectors": 0, "sources": [], "published_range": [None, None],
@@ -59,6 +60,7 @@ def stats(settings, as_json: bool) -> None:
             "index_bytes": _disk_usage(c.data_dir, settings),
             "store": _store_label(settings), "data_dir": str(c.data_dir),
         }
+        needs_check = _needs_check(c, counts["chunks"], data["vectors"])
     c.close()
     if as_json:
         emit_json(data)
@@ -71,8 +73,56 @@ def stats(settings, as_json: bool) -> None:
     out.print(f"published {lo or '—'} … {hi or '—'}; index size {data['index_bytes'] / 1e6:.1f} MB")
     for s in data["sources"][:20]:
         out.print(f"  {s['source'] or '(unknown outlet)'}: {s['articles']} ({s['oldest'] or '—'} … {s['newest'] or '—'})")
-    if data["chunks"] != data["vectors"]:
-        out.print("[yellow]passages and vectors differ: an interrupted ingest; the next ingest repairs it")
+    if needs_check:
+        out.print(f"[yellow]{needs_check}: run `newsdesk check` to see what, "
+                  "`newsdesk check --repair` to repair it")
+
+
+def _needs_check(c, chunks: int, vectors: int) -> str | None:
+    """Why the index may be inconsistent, from cheap counts (`check` compares every id)."""
+    if chunks != vectors:
+        return f"passages ({chunks}) and vectors ({vectors}) differ"
+    if c.registry.journal() or c.registry.recheck_count():
+        return "an interrupted write left work unfinished"
+    if c.registry.dangling_duplicates():
+        return "some duplicates point at an article that is not indexed"
+    return None
+
+
+@main.command(short_help="Check registry, vectors and keyword index agree; --repair fixes them.")
+@click.option("--repair", is_flag=True, help="Repair what the check finds (under the write lock).")
+@common_options
+def check(settings, as_json: bool, repair: bool) -> None:
+    """Compare the registry with Chroma and the keyword index: passages without vectors, vectors
+    and keyword rows of no passage, duplicates of a missing article, unfinished writes. Exits 1
+    while problems remain."""
+    from rag.ingest.integrity import IndexCheck, check_index, repair_index
+
+    c = open_components(settings)
+    try:
+        if not c.registry_exists():
+            result = IndexCheck(settings.collection)
+        elif repair:
+            with c.writing():
+                result = repair_index(c)
+        else:
+            result = check_index(c)
+    finally:
+        c.close()
+    if as_json:
+        emit_json(result.as_json())
+    else:
+        for line in result.repaired:
+            click.echo(f"repaired: {line}")
+        for line in result.problems():
+            click.echo(f"problem: {line}")
+        if result.ok:
+            click.echo(f"collection {settings.collection!r} is consistent: {result.articles} articles, "
+                       f"{result.chunks} passages, {result.vectors} vectors")
+        elif not repair:
+            click.echo("run `newsdesk check --repair` to repair it")
+    if not result.ok:
+        click.get_current_context().exit(1)
 
 
 def _store_label(settings) -> str:

@@ -1,8 +1,10 @@
 """JSON documents and JSON Lines files as articles: one record an article (fields: records.py).
 A JSON Feed is a feed, not records: feeds.py reads it.
 
-A JSONL file is streamed a line at a time; a bad line fails alone, the rest still load. The
-articles are not yet checked against the article limit: the loader does that.
+A JSONL file is streamed a line at a time; a bad line fails alone, the rest still load, and a
+line over MAX_JSONL_LINE_BYTES is one such failure, skipped without being held whole. A JSON
+document is parsed whole, so one over MAX_JSON_DOCUMENT_CHARS is refused. The articles are not
+yet checked against the article limit: the loader does that.
 """
 
 from __future__ import annotations
@@ -10,18 +12,39 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from rag.ingest.decoding import BINARY_SNIFF_BYTES, UTF16_BOMS, LoadError, decode_bytes, refuse_binary
 from rag.ingest.records import record_to_article
 from rag.models import Article, LoadFailure
+
+# The longest JSONL line read, in bytes. A record holding an article at the default limit
+# (NEWSDESK_MAX_ARTICLE_CHARS, 2,000,000 characters) takes at most 24 MB even when every character
+# is written as an escaped surrogate pair ("\\ud83d\\ude00": 12 bytes a character); 32 MiB leaves
+# room for its other fields. A longer line holds no article Newsdesk would accept.
+MAX_JSONL_LINE_BYTES = 32 << 20
+
+# The largest JSON document parsed, in characters. json.loads holds the text and every parsed
+# value at once, and one astral character makes Python store a string at 4 bytes a character:
+# 64 Mi characters take up to ~0.6 GB while parsing, inside the 1 GB an input may use (issue #18).
+# A corpus larger than that belongs in a .jsonl file, which is streamed.
+MAX_JSON_DOCUMENT_CHARS = 64 << 20
+
+# Read size while skipping the rest of a JSONL line that is too long.
+_SKIP_READ_BYTES = 1 << 20
 
 # The keys under which a JSON document may hold its list of articles ({"articles": [...]}).
 _LIST_KEYS = ("articles", "items", "data", "documents", "results")
 
 
 def parse_json(raw: str) -> Any:
-    """A JSON document, parsed; LoadError with the line and column when it is malformed."""
+    """A JSON document, parsed; LoadError with the line and column when it is malformed, or when
+    it is too large to parse whole (MAX_JSON_DOCUMENT_CHARS)."""
+    if len(raw) > MAX_JSON_DOCUMENT_CHARS:
+        raise LoadError(
+            f"JSON document too large: {len(raw):,} characters (limit {MAX_JSON_DOCUMENT_CHARS:,}; "
+            "a .json file is parsed whole in memory). Write a large corpus as JSON Lines "
+            "(.jsonl, one record a line), which is streamed")
     try:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -45,9 +68,10 @@ def json_records_articles(data: Any, origin: str, path: str | None) -> Iterator[
         yield from _record(record, where, path, locator)
 
 
-def jsonl_articles(path: Path, origin: str, resolved: str) -> Iterator[Article | LoadFailure]:
+def jsonl_articles(path: Path, origin: str, resolved: str,
+                   max_line_bytes: int = MAX_JSONL_LINE_BYTES) -> Iterator[Article | LoadFailure]:
     """The articles of a JSON Lines file, one a line, read as a stream; `resolved` is the path
-    the articles keep."""
+    the articles keep. A line over `max_line_bytes` is that line's failure."""
     seen_any = False
     with path.open("rb") as fh:
         # A binary file fails once, not once per "line". Only a check for binary content: a
@@ -57,13 +81,30 @@ def jsonl_articles(path: Path, origin: str, resolved: str) -> Iterator[Article |
             raise LoadError("UTF-16 .jsonl is not supported; save it as UTF-8")
         refuse_binary(head)
         fh.seek(0)
-        for lineno, line in enumerate(fh, start=1):
+        for lineno, line in enumerate(_bounded_lines(fh, max_line_bytes), start=1):
+            if line is None:
+                seen_any = True
+                yield LoadFailure(f"{origin}:{lineno}", f"line {lineno} too long: over {max_line_bytes:,} "
+                                  "bytes (the longest record a JSONL line may hold); skipped")
+                continue
             if not line.strip():
                 continue
             seen_any = True
             yield from _jsonl_line(line, lineno, f"{origin}:{lineno}", resolved)
     if not seen_any:
         raise LoadError("empty file")
+
+
+def _bounded_lines(fh: BinaryIO, max_bytes: int) -> Iterator[bytes | None]:
+    """The lines of a binary file, each at most `max_bytes` long before its newline; None for a
+    longer line, whose rest is read and dropped a piece at a time (never held whole)."""
+    while line := fh.readline(max_bytes + 1):
+        if len(line) <= max_bytes or line.endswith(b"\n"):
+            yield line
+            continue
+        while (piece := fh.readline(_SKIP_READ_BYTES)) and not piece.endswith(b"\n"):
+            pass
+        yield None
 
 
 def _jsonl_line(line: bytes, lineno: int, where: str, resolved: str) -> Iterator[Article | LoadFailure]:

@@ -8,6 +8,13 @@ Write protocol for each batch of articles (the registry is the source of truth):
 A process killed anywhere leaves journal entries; `recover()` (run before every write) deletes
 the vectors that do not match the registry, and the re-run indexes what is missing. Readers
 only ever see chunks whose article version the registry holds, so nothing half-written shows.
+`remove_article` queues the removed article's duplicates for a re-check in the transaction that
+deletes it, so a killed remove leaves them to the next write instead of in no index.
+
+Article ids from the web (pages, feeds, records a site serves, the bot's `/ingest`) are scoped to
+the web origin they were fetched from (`trust_scope`), so a record can only update an article of
+its own origin: a site that copies another article's id or URL makes an article of its own.
+Articles fetched before this keep their unscoped ids (`Ingestor._article_id`).
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 import numpy as np
 
@@ -91,6 +99,32 @@ def make_article_id(art: Article) -> str:
     return "t" + stable_hash(text_hash(art.text), length=15)
 
 
+def article_version(art: Article) -> str:
+    """The version of an article's content and metadata: the same version is the same article."""
+    published = art.published.isoformat() if art.published else None
+    return stable_hash(text_hash(art.text), art.title, art.source, art.author, published, art.url,
+                       f"e{EMBED_FORMAT}")
+
+
+def web_origin(url: str) -> str | None:
+    """The web origin of a URL ("https://example.com", a port if one is given), or None for
+    anything but http(s)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme.lower()}://{parts.hostname.lower()}{port}"
+
+
+def trust_scope(art: Article) -> str | None:
+    """Who vouches for an article's id: None for a local file the user ingests (its ids are
+    used as given), else the web origin it was fetched from (a page, a feed, a record served
+    by a site, a bot `/ingest`), whose ids are not trusted beyond that origin (issue #18)."""
+    if art.path is not None:
+        return None
+    return web_origin(art.origin)
+
+
 def chunk_metadata(record: ArticleRecord, chunk: Chunk) -> dict:
     """Chroma metadata of a chunk (no None values: Chroma rejects them)."""
     meta = {"article_id": record.article_id, "version": record.version, "ord": chunk.ord,
@@ -131,11 +165,18 @@ class Ingestor:
         log.info("recovered %d interrupted article writes", len(entries))
         return len(entries)
 
+    def resume(self) -> None:
+        """Finish what a killed write left: reconcile the vectors, then index the duplicates
+        still queued for a re-check (a `remove` killed before its duplicates took its place)."""
+        self.recover()
+        if self.c.registry.recheck_count():
+            self.flush()
+
     def ingest(self, inputs: Iterable[str], loader: Loader | None = None) -> IngestReport:
         """Ingest every article found in `inputs`; failures and skipped items are reported, never raised."""
         started = time.perf_counter()
         self._report = report = IngestReport()
-        self.recover()
+        self.resume()
         loader = loader or Loader(self.settings)
         for item in loader.load(inputs):
             if isinstance(item, LoadFailure):
@@ -157,7 +198,7 @@ class Ingestor:
         existing = self.c.registry.get(article_id)
         th = text_hash(art.text)
         published = art.published.isoformat() if art.published else None
-        version = stable_hash(th, art.title, art.source, art.author, published, art.url, f"e{EMBED_FORMAT}")
+        version = article_version(art)
         if existing and existing.version == version and not force:
             self._finish(existing, "unchanged")
             return
@@ -238,6 +279,27 @@ class Ingestor:
     # --- internals ------------------------------------------------------------------------------
 
     def _article_id(self, art: Article) -> str:
+        """The article's id, scoped to its origin when it came from the web (`trust_scope`): a
+        record may only update an article of its own origin; any other is an article of its own."""
+        base = self._unscoped_id(art)
+        scope = trust_scope(art)
+        registry = self.c.registry
+        if scope is None:
+            held = registry.get(base)
+            if held is not None and held.path is None:  # a web article holds this id: keep it
+                return "l" + stable_hash(art.path or art.origin, base, length=15)
+            return base
+        scoped = "w" + stable_hash(scope, base, length=15)
+        if registry.get(scoped) is None:
+            # Fetched before ids were scoped: its own origin still updates it in place, and the
+            # very same article (a feed item polled again) is that article, unchanged.
+            legacy = registry.get(base)
+            if legacy is not None and legacy.path is None and (
+                    web_origin(legacy.url or "") == scope or legacy.version == article_version(art)):
+                return base
+        return scoped
+
+    def _unscoped_id(self, art: Article) -> str:
         article_id = make_article_id(art)
         if art.given_id and art.given_id.isdigit() and self.c.registry.get(article_id) is None:
             # Indexed before record numbers were qualified by their file: keep that article's id.
@@ -302,10 +364,12 @@ class Ingestor:
 def remove_article(components: Components, article_id: str) -> list[str]:
     """Remove an article and its vectors; a duplicate of it takes its place in the index.
 
+    The duplicates are queued for a re-check in the transaction that deletes the article, so a
+    process killed before they are indexed leaves them to the next write (`Ingestor.resume`).
     Returns the ids of duplicates that were re-indexed or re-linked. Raises KeyError if unknown.
     """
     registry = components.registry
-    record = registry.get(article_id, with_text=True)
+    record = registry.get(article_id)
     if record is None:
         raise KeyError(article_id)
     ingestor = Ingestor(components)
@@ -313,17 +377,13 @@ def remove_article(components: Components, article_id: str) -> list[str]:
     registry.journal_add([(article_id, record.version)])
     dups = registry.duplicates_of(article_id) if record.duplicate_of is None else []
     with registry.transaction():
+        # Duplicates pointed at the removed article: checked again, the first becomes the
+        # indexed original and the others point at it.
+        registry.recheck_duplicates_of([article_id])
         registry.delete_article(article_id)
     components.store.delete_other_versions(article_id, None)
     registry.journal_clear([article_id])
-    # Duplicates pointed at the removed article: ingest them again so the first becomes the
-    # indexed original and the others point at it.
-    for dup in dups:
-        full = registry.get(dup.article_id, with_text=True)
-        if full is None:  # removed meanwhile by another process: nothing to re-index
-            continue
-        ingestor.add(article_from_record(full), force=True, article_id=full.article_id)
-        ingestor.flush()
+    ingestor.flush()
     return [d.article_id for d in dups]
 
 

@@ -121,6 +121,11 @@ class Registry:
         self.db.execute("INSERT INTO meta (key, value) VALUES ('generation', '1') ON CONFLICT(key) "
                         "DO UPDATE SET value = CAST(value AS INTEGER) + 1")
 
+    def vectors_changed(self) -> None:
+        """Count a change to the vectors alone (a repair): readers reopen their view of them."""
+        with self.transaction():
+            self._bump_generation()
+
     # --- articles -------------------------------------------------------------------------
 
     def _record(self, row: sqlite3.Row) -> ArticleRecord:
@@ -284,6 +289,11 @@ class Registry:
         with self._lock:
             return [r[0] for r in self.db.execute("SELECT article_id FROM recheck ORDER BY rowid")]
 
+    def recheck_count(self) -> int:
+        """How many duplicates wait to be checked again (one cheap read, for `Ingestor.resume`)."""
+        with self._lock:
+            return int(self.db.execute("SELECT COUNT(*) FROM recheck").fetchone()[0])
+
     def rechecks_done(self, article_ids: Iterable[str]) -> None:
         with self.transaction():
             self.db.executemany("DELETE FROM recheck WHERE article_id=?", [(a,) for a in article_ids])
@@ -395,6 +405,38 @@ class Registry:
             except sqlite3.DatabaseError:
                 return False
         return True
+
+    def dangling_duplicates(self) -> dict[str, str]:
+        """Duplicates whose original is missing or is itself a duplicate: {duplicate: original}.
+        Such a copy is in no index (a `remove` killed before it took the original's place)."""
+        with self._lock:
+            return {r[0]: r[1] for r in self.db.execute(
+                "SELECT d.article_id, d.duplicate_of FROM articles d LEFT JOIN articles o "
+                "ON o.article_id = d.duplicate_of WHERE d.duplicate_of IS NOT NULL "
+                "AND (o.article_id IS NULL OR o.duplicate_of IS NOT NULL) ORDER BY d.ingested_at")}
+
+    def queue_rechecks(self, article_ids: Iterable[str]) -> None:
+        """Queue these duplicates to be checked again (durably, in their own transaction)."""
+        with self.transaction():
+            self.db.executemany("INSERT OR IGNORE INTO recheck VALUES (?)", [(a,) for a in article_ids])
+
+    def keyword_index_gaps(self) -> tuple[int, int]:
+        """(keyword rows of no passage, passages with no keyword row), from the FTS5 index's own
+        per-row table (`chunks_fts_docsize`, one row per indexed passage)."""
+        with self._lock:
+            orphans = self.db.execute(
+                "SELECT COUNT(*) FROM chunks_fts_docsize f LEFT JOIN chunks c ON c.rowid = f.id "
+                "WHERE c.rowid IS NULL").fetchone()[0]
+            missing = self.db.execute(
+                "SELECT COUNT(*) FROM chunks c LEFT JOIN chunks_fts_docsize f ON f.id = c.rowid "
+                "WHERE f.id IS NULL").fetchone()[0]
+        return int(orphans), int(missing)
+
+    def rebuild_keyword_index(self) -> None:
+        """Rebuild the FTS5 keyword index from the chunks table (its content table)."""
+        with self.transaction():
+            self.db.execute("INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild')")
+            self._bump_generation()
 
     def sources(self) -> list[tuple[str | None, int, str | None, str | None]]:
         """(outlet, articles, oldest published, newest published) over indexed originals."""

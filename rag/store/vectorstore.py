@@ -133,6 +133,12 @@ class VectorStore:
             where = {"$and": [where, {"version": {"$ne": keep_version}}]}
         self.collection.delete(where=where)
 
+    def delete(self, ids: list[str]) -> None:
+        """Delete chunks by id (in pieces Chroma accepts); ids not in the store are ignored."""
+        step = 1000
+        for i in range(0, len(ids), step):
+            self.collection.delete(ids=ids[i:i + step])
+
     def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[VectorHit]:
         """The k nearest chunks to a query vector, optionally filtered on metadata."""
         def run(collection: Any) -> dict | None:
