@@ -105,6 +105,20 @@ class Settings(BaseSettings):
         description="Most bytes read from one web page or feed response.",
         json_schema_extra=_doc("ingestion"),
     )
+    http_deadline: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds one web page or feed download may take in all, its redirects included "
+        "(`NEWSDESK_HTTP_TIMEOUT` is the wait for each read).",
+        json_schema_extra=_doc("ingestion"),
+    )
+    allow_private_links: bool = Field(
+        default=False,
+        description="Let `newsdesk ingest` follow links and redirects found in what it reads (feed "
+        "entries' links, a redirect to another site) to loopback and private-network addresses. The "
+        "URLs named on the command line may always be private.",
+        json_schema_extra=_doc("ingestion"),
+    )
     user_agent: str = Field(
         default=f"Newsdesk/{__version__} (+https://github.com/newsdesk)",
         description="User-Agent sent when fetching pages and feeds.",
@@ -154,14 +168,17 @@ class Settings(BaseSettings):
         default=50,
         ge=1,
         description="Most entries read from one feed in one poll (the first ones, i.e. the newest in "
-        "a feed that lists newest first).",
+        "a feed that lists newest first); also the most a feed URL given to `newsdesk ingest` or `/ingest` "
+        "gives.",
         json_schema_extra=_doc("feeds"),
     )
     feed_poll_budget: float = Field(
         default=120.0,
         gt=0,
         description="Seconds one feed may take in one poll, all its requests together (the feed and "
-        "its entries' pages); entries not read in time are read by the next poll.",
+        "its entries' pages); entries not read in time are read by the next poll. For a feed URL given "
+        "to `newsdesk ingest` or `/ingest`, the time spent following its entries' links (later entries "
+        "keep their feed text).",
         json_schema_extra=_doc("feeds"),
     )
     feed_parallel: int = Field(
@@ -283,9 +300,10 @@ class Settings(BaseSettings):
     )
     guild_collections: str = Field(
         default="",
-        description="Which collection answers each guild: `guild_id:collection,guild_id:collection`. "
-        "Guilds not listed use NEWSDESK_COLLECTION. Give each server its own collection so that its "
-        "articles never answer another server.",
+        description="Which collection answers each guild: `guild_id:collection,guild_id:collection`; "
+        "`*:collection` is the collection of every guild not listed. Without `*`, a guild not listed "
+        "gets a collection of its own (`guild-<id>`), so one server's articles never answer another; "
+        "list several guilds with one collection to share it.",
         json_schema_extra=_doc("bot"),
     )
     briefing_channels: str = Field(

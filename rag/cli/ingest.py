@@ -19,13 +19,22 @@ def ingest(inputs: tuple[str, ...], settings, as_json: bool) -> None:
 
     Files: .txt .md .html .json .jsonl (and .xml/.rss/.rdf/.atom feeds, JSON Feed .json);
     folders are read recursively. Unchanged articles are left as they are, changed ones
-    replaced, duplicates recorded; feed items too short to be articles are skipped.
+    replaced, duplicates recorded; feed items too short to be articles are skipped. The URLs
+    given may be private; links and redirects to other sites reach public addresses only
+    (NEWSDESK_ALLOW_PRIVATE_LINKS lifts that).
     """
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from rag.ingest.fetch import Fetcher
+    from rag.ingest.guard import refuse_private_address
+    from rag.ingest.loader import Loader
     from rag.ingest.pipeline import Ingestor
 
     c = open_components(settings)
+    # The URLs named here may be private (a local feed server); the links and redirects found in
+    # what they serve go to public addresses only, as for the bot, unless settings allow them.
+    guard = None if c.settings.allow_private_links else refuse_private_address
+    loader = Loader(c.settings, Fetcher(c.settings, url_guard=guard, trusted_urls=inputs))
     err = err_console()
     total = _estimate_articles(inputs)
     show = err.is_terminal
@@ -39,7 +48,7 @@ def ingest(inputs: tuple[str, ...], settings, as_json: bool) -> None:
             progress.update(task, advance=1, description=f"{status}: {label[:50]}")
 
         with c.writing(on_wait=lambda msg: err.print(f"[yellow]{msg}")):
-            report = Ingestor(c, on_article=on_article).ingest(list(inputs))
+            report = Ingestor(c, on_article=on_article).ingest(list(inputs), loader)
     c.close()
     if as_json:
         emit_json(report.as_json())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -117,14 +118,24 @@ def word_count(text: str) -> int:
 
 def _item_results(items: Iterable[FeedItem | LoadFailure], outlet: str | None, origin: str, path: str | None,
                   fetcher: Fetcher) -> Iterator[Article | LoadFailure]:
-    """Each item's article, or its failure or skip. The feed's title is the articles' outlet."""
+    """Each item's article, or its failure or skip. The feed's title is the articles' outlet.
+
+    A feed from the web (`path` None) gives at most NEWSDESK_FEED_MAX_ITEMS entries, and its
+    entries' links are followed for at most NEWSDESK_FEED_POLL_BUDGET seconds in all; entries
+    after that keep their own text. A hostile feed of thousands of slow links ends in time."""
+    settings = fetcher.settings
+    deadline = time.monotonic() + settings.feed_poll_budget
     for item in items:
+        if path is None and isinstance(item, FeedItem) and item.n > settings.feed_max_items:
+            yield LoadFailure(f"{origin}#{item.n}", f"only the first {settings.feed_max_items} entries of a feed "
+                              "are read (NEWSDESK_FEED_MAX_ITEMS); this and later ones are left", skipped=True)
+            return
         if isinstance(item, LoadFailure):
             yield item
             continue
         where = f"{origin}#{item.n}"
         try:
-            art = _item_article(item, where, fetcher)
+            art = _item_article(item, where, fetcher, time.monotonic() < deadline)
         except ItemTooShort as exc:
             yield LoadFailure(where, str(exc), skipped=True)
             continue
@@ -138,10 +149,10 @@ def _item_results(items: Iterable[FeedItem | LoadFailure], outlet: str | None, o
         yield art
 
 
-def _item_article(item: FeedItem, where: str, fetcher: Fetcher) -> Article:
-    """One item: its linked page's article, or one made from its own text, with the item's
-    metadata. Raises ItemTooShort when neither has MIN_FEED_ITEM_WORDS words."""
-    page, problem = _linked_page(item, where, fetcher)
+def _item_article(item: FeedItem, where: str, fetcher: Fetcher, follow: bool = True) -> Article:
+    """One item: its linked page's article (when `follow`), or one made from its own text, with
+    the item's metadata. Raises ItemTooShort when neither has MIN_FEED_ITEM_WORDS words."""
+    page, problem = _linked_page(item, where, fetcher) if follow else (None, _budget_spent(item, fetcher))
     if page is not None and word_count(page.text) >= MIN_FEED_ITEM_WORDS:
         full = page
     elif word_count(item.text) >= MIN_FEED_ITEM_WORDS:
@@ -168,6 +179,14 @@ def _too_short(item: FeedItem, page: Article | None, problem: str | None) -> str
     if page is not None:
         return f"{reason}, its linked page included"
     return f"{reason}, and it links to no page with the full text"
+
+
+def _budget_spent(item: FeedItem, fetcher: Fetcher) -> str | None:
+    """Why an item's link was not followed: the feed's time for links ran out (None without a link)."""
+    if not (item.link and _HTTP_URL.match(item.link)):
+        return None
+    return (f"its link was not followed: the feed's {fetcher.settings.feed_poll_budget:g} s for links "
+            "ran out (NEWSDESK_FEED_POLL_BUDGET)")
 
 
 def _linked_page(item: FeedItem, where: str, fetcher: Fetcher) -> tuple[Article | None, str | None]:
