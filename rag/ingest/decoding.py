@@ -44,10 +44,14 @@ def decode_bytes(data: bytes, what: str = "file") -> str:
     """Decode text, trying UTF-8 (with or without BOM), UTF-16 with BOM, then Windows-1252."""
     if data.startswith(UTF16_BOMS):
         try:
-            return data.decode("utf-16")
+            text = data.decode("utf-16")
         except UnicodeDecodeError:
             raise LoadError(f"undecodable text: invalid UTF-16 in {what}") from None
+        if (at := text.find("\x00")) >= 0:
+            raise LoadError(f"binary {what}, not text: a NUL character at character {at:,}")
+        return text
     refuse_binary(data[:BINARY_SNIFF_BYTES], what)
+    refuse_nul(data, what)
     for encoding in ("utf-8-sig", "cp1252"):
         try:
             return data.decode(encoding)
@@ -64,6 +68,7 @@ def decode_markup(data: bytes, what: str = "file", charset: str | None = None, h
     if data.startswith((*UTF16_BOMS, UTF8_BOM)):
         return decode_bytes(data, what)
     refuse_binary(data[:BINARY_SNIFF_BYTES], what)
+    refuse_nul(data, what)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -136,3 +141,26 @@ def refuse_binary(head: bytes, what: str = "file") -> None:
     binary format's magic number)."""
     if b"\x00" in head or head.startswith(_BINARY_MAGIC):
         raise LoadError(f"binary {what}, not text")
+
+
+def refuse_nul(data: bytes, what: str = "file") -> None:
+    """Raise LoadError if `data` holds a NUL byte anywhere: refuse_binary looks at the first
+    BINARY_SNIFF_BYTES only, and text with a NUL after them is no more text than with one before
+    (nor is it stored: issue #18). A search for one byte, at memory speed."""
+    if (at := data.find(b"\x00")) >= 0:
+        raise LoadError(f"binary {what}, not text: a NUL byte at byte {at:,}")
+
+
+# How much of an unexpected error's message a failure quotes: one line of a reply, not a dump.
+ERROR_MESSAGE_MAX_CHARS = 200
+
+
+def unexpected_error_reason(exc: Exception) -> str:
+    """The one-line reason for an error that no format module turned into a LoadError
+    (RecursionError, ValueError, ...), for the failure of the input or record that raised it."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply to read (RecursionError)"
+    if isinstance(exc, MemoryError):
+        return "too large to read in memory (MemoryError)"
+    message = " ".join(str(exc).split())[:ERROR_MESSAGE_MAX_CHARS]
+    return f"cannot load: {type(exc).__name__}" + (f": {message}" if message else "")

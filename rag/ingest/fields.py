@@ -55,14 +55,46 @@ def first_field(record: dict[str, Any], fields: Iterable[str]) -> Any:
     return None
 
 
-def as_name(value: Any) -> str | None:
-    """A one-line name from a string, a {"name": ...} object or a list of them; None if empty."""
-    if value is None:
-        return None
+# A name may be a list of names (authors), each a string or a {"name": ...} object; a list inside
+# that ("authors": [["Ann", "Bo"]]) is read too. Deeper nesting is no name anyone writes, and
+# following it without bound ends in a RecursionError (a title nested 600 lists deep, issue #18).
+NAME_MAX_NESTING = 2
+
+# Caps on the metadata an article keeps, in characters. Title, outlet and author are copied into
+# every passage row, the keyword index and the vector store's metadata, and shown in replies, so an
+# unbounded one multiplies (a 500,000-character title took 344 MB on disk, issue #18).
+# A title: twice the longest first line read as one (text_files.TITLE_LINE_MAX_CHARS, 150), room
+# for a headline with its subtitle; longer is no headline.
+TITLE_MAX_CHARS = 300
+# An outlet's name: the longest real ones ("The Atlanta Journal-Constitution") are under 40.
+SOURCE_MAX_CHARS = 100
+# An author: room for a byline of several names ("Ann Lee, Bo Chen, Cy Diaz and Dee Evans").
+AUTHOR_MAX_CHARS = 200
+
+
+def as_name(value: Any, _depth: int = 0) -> str | None:
+    """A one-line name from a string, a {"name": ...} object or a list of them; None if empty.
+    Anything else (an object without a name, lists nested deeper than NAME_MAX_NESTING) is None."""
     if isinstance(value, dict):
         value = value.get("name") or value.get("title") or value.get("id")
     if isinstance(value, (list, tuple)):
-        names = [as_name(v) for v in value]
+        if _depth >= NAME_MAX_NESTING:
+            return None
+        names = [as_name(v, _depth + 1) for v in value]
         value = ", ".join(n for n in names if n)
-    value = " ".join(str(value).split())
+    if value is None or isinstance(value, (dict, list, tuple)):
+        return None
+    try:
+        value = " ".join(str(value).replace("\x00", "").split())
+    except ValueError:  # an int of more digits than Python converts (sys.get_int_max_str_digits)
+        return None
     return value or None
+
+
+def clip(value: str | None, limit: int) -> str | None:
+    """`value` cut to at most `limit` characters, on a word boundary, with an ellipsis."""
+    if value is None or len(value) <= limit:
+        return value
+    head = value[: limit - 1]
+    cut = head.rsplit(" ", 1)[0] if " " in head else head
+    return cut.rstrip(" ,;:-") + "…"

@@ -8,12 +8,19 @@ into memory.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.ingest.decoding import LoadError, content_type_charset, decode_bytes, decode_markup
+from rag.ingest.decoding import (
+    LoadError,
+    content_type_charset,
+    decode_bytes,
+    decode_markup,
+    unexpected_error_reason,
+)
 from rag.ingest.feeds import (
     feed_articles,
     is_json_feed,
@@ -22,11 +29,14 @@ from rag.ingest.feeds import (
     looks_like_json_feed,
 )
 from rag.ingest.fetch import Fetcher
+from rag.ingest.fields import AUTHOR_MAX_CHARS, SOURCE_MAX_CHARS, TITLE_MAX_CHARS, clip
 from rag.ingest.html_pages import html_to_article
 from rag.ingest.json_files import json_records_articles, jsonl_articles, parse_json
 from rag.ingest.text_files import parse_text_article
 from rag.models import Article, LoadFailure
 from rag.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Size caps on reading a file, in bytes, from the article limit (NEWSDESK_MAX_ARTICLE_CHARS, in
 # characters). A file over its cap is refused unread ("file too large"); a file under it can still
@@ -211,8 +221,19 @@ class Loader:
             yield LoadFailure(origin, str(exc))
         except OSError as exc:
             yield LoadFailure(origin, f"cannot read: {exc.strerror or exc}")
+        except Exception as exc:  # whatever one input raises is its own failure, not the run's
+            log.debug("%s: unexpected error while loading", origin, exc_info=True)
+            yield LoadFailure(origin, unexpected_error_reason(exc))
 
     def _checked(self, art: Article) -> Article | LoadFailure:
+        """The article with its metadata capped and NUL characters (from escapes: "\\u0000", a
+        NUL byte is refused as binary) dropped, or the failure it is."""
+        if "\x00" in art.text:
+            art.text = art.text.replace("\x00", "")
+        art.title = clip(_no_nul(art.title), TITLE_MAX_CHARS) or ""
+        art.source = clip(_no_nul(art.source), SOURCE_MAX_CHARS)
+        art.author = clip(_no_nul(art.author), AUTHOR_MAX_CHARS)
+        art.url, art.given_id = _no_nul(art.url), _no_nul(art.given_id)
         if not art.text.strip():
             return LoadFailure(art.origin, "empty article: no text")
         if len(art.text) > self.settings.max_article_chars:
@@ -286,3 +307,7 @@ class Loader:
             yield from json_feed_articles(data, url, None, self.fetcher)
         else:
             yield from json_records_articles(data, final_url, None)
+
+
+def _no_nul(value: str | None) -> str | None:
+    return value.replace("\x00", "") if value and "\x00" in value else value

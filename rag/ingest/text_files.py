@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -58,6 +59,43 @@ _FENCE_OPEN = "---\n"  # YAML front matter opens on the first line...
 _FENCE_CLOSE = "\n---"  # ...and closes on a line that starts with these three dashes
 
 
+# How deep front matter may nest: its values are strings, dates and lists of names (a list of
+# {"name": ...} objects is three levels under the top mapping); 20 leaves room for any real use,
+# while PyYAML's recursive reader ends in a RecursionError near 300 (600 nested lists, issue #18).
+FRONT_MATTER_MAX_DEPTH = 20
+
+
+@functools.cache
+def _front_matter_loader() -> Any:
+    """PyYAML's safe loader, made once, that refuses aliases (`*name`, which expand ten-fold a level: an
+    888-byte file became a 50,000,000-character title, issue #18) and deep nesting, and reads an
+    impossible date (2024-02-30) as the string it is rather than raising."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        depth = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise LoadError("front matter uses YAML aliases (*name), which are not allowed")
+            self.depth += 1
+            if self.depth > FRONT_MATTER_MAX_DEPTH:
+                raise LoadError(f"front matter nested over {FRONT_MATTER_MAX_DEPTH} levels deep")
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+        def construct_yaml_timestamp(self, node: Any) -> Any:
+            try:
+                return super().construct_yaml_timestamp(node)
+            except (ValueError, OverflowError):
+                return self.construct_scalar(node)
+
+    Loader.add_constructor("tag:yaml.org,2002:timestamp", Loader.construct_yaml_timestamp)
+    return Loader
+
+
 def _front_matter(raw: str) -> tuple[dict[str, Any], str]:
     """The YAML front matter of a text ({} if none) and the text after it."""
     if not raw.startswith(_FENCE_OPEN):
@@ -68,9 +106,12 @@ def _front_matter(raw: str) -> tuple[dict[str, Any], str]:
     import yaml
 
     try:
-        meta = yaml.safe_load(raw[len(_FENCE_OPEN):end]) or {}
+        # A SafeLoader subclass: it makes no Python objects.
+        meta = yaml.load(raw[len(_FENCE_OPEN):end], Loader=_front_matter_loader()) or {}
     except yaml.YAMLError as exc:
-        raise LoadError(f"malformed front matter: {str(exc).splitlines()[0]}") from None
+        raise LoadError(f"malformed front matter: {(str(exc).splitlines() or ['YAML error'])[0]}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # an int of 5,000 digits, ...
+        raise LoadError(f"malformed front matter: {type(exc).__name__}") from None
     if not isinstance(meta, dict):
         raise LoadError("malformed front matter: expected 'key: value' lines")
     rest = raw[end + len(_FENCE_CLOSE):]

@@ -45,7 +45,7 @@ def parse_date(value: object) -> date | None:
     if isinstance(value, (tuple, list)) and len(value) >= 3:  # feedparser's struct_time
         try:
             return date(int(value[0]), int(value[1]), int(value[2]))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # [1e30, 1, 1] overflows date's C int
             return None
     text = str(value).strip()
     try:
