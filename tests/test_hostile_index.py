@@ -80,9 +80,26 @@ def test_a_json_document_over_the_cap_is_refused_and_its_neighbours_load(tmp_pat
     good.write_text(json.dumps([{"id": "good", "text": BODY}]), encoding="utf-8")
     results = _load(tmp_path, big, good)
     assert isinstance(results[0], LoadFailure), results[0]
-    assert results[0].input == str(big) and "JSON document too large" in results[0].error
+    assert results[0].input == str(big) and "too large" in results[0].error
     assert ".jsonl" in results[0].error
     assert isinstance(results[1], Article) and results[1].given_id == "good"
+
+
+def test_bad_jsonl_lines_fail_alone_and_the_lines_after_them_load(tmp_path):
+    """A line nested too deep, a line with an integer over Python's digit limit and a record whose
+    field cannot be read each fail that line only (before: the rest of the file was lost)."""
+    lines = [json.dumps({"id": "one", "text": BODY}),
+             "[" * 100_000 + "]" * 100_000,
+             json.dumps({"id": "two", "text": BODY}),
+             '{"id": "big", "text": "x", "n": ' + "9" * 5000 + "}",
+             json.dumps({"id": "three", "text": BODY})]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    results = _load(tmp_path, path)
+    assert [r.given_id for r in results if isinstance(r, Article)] == ["one", "two", "three"]
+    failures = [r for r in results if isinstance(r, LoadFailure)]
+    assert [f.input for f in failures] == [f"{path}:2", f"{path}:4"], failures
+    assert "nested too deeply" in failures[0].error
 
 
 # --------------------------------------------------------------------------- forged ids (item 3)

@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from rag.ingest.decoding import BINARY_SNIFF_BYTES, UTF16_BOMS, LoadError, decode_bytes, refuse_binary
+from rag.ingest.decoding import (
+    BINARY_SNIFF_BYTES,
+    UTF16_BOMS,
+    LoadError,
+    decode_bytes,
+    refuse_binary,
+    unexpected_error_reason,
+)
 from rag.ingest.records import record_to_article
 from rag.models import Article, LoadFailure
 
@@ -49,6 +56,10 @@ def parse_json(raw: str) -> Any:
         return json.loads(raw)
     except json.JSONDecodeError as exc:
         raise LoadError(f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise LoadError("malformed JSON: nested too deeply to read") from None
+    except ValueError as exc:  # e.g. an integer over Python's 4,300-digit limit
+        raise LoadError(f"malformed JSON: {str(exc)[:200]}") from None
 
 
 def json_records_articles(data: Any, origin: str, path: str | None) -> Iterator[Article | LoadFailure]:
@@ -116,6 +127,9 @@ def _jsonl_line(line: bytes, lineno: int, where: str, resolved: str) -> Iterator
     except json.JSONDecodeError as exc:
         yield LoadFailure(where, f"malformed JSON on line {lineno}: {exc.msg} (column {exc.colno})")
         return
+    except (RecursionError, ValueError) as exc:  # nested too deep, an int over 4,300 digits
+        yield LoadFailure(where, unexpected_error_reason(exc))
+        return
     yield from _record(record, where, resolved, f"{resolved}:{lineno}")
 
 
@@ -124,6 +138,9 @@ def _record(record: Any, where: str, path: str | None, locator: str | None) -> I
         art = record_to_article(record, where)
     except LoadError as exc:
         yield LoadFailure(where, str(exc))
+        return
+    except (ValueError, OverflowError, RecursionError, TypeError) as exc:
+        yield LoadFailure(where, unexpected_error_reason(exc))
         return
     art.path = path
     art.locator = locator

@@ -31,7 +31,7 @@ from rag.ingest.feeds import (
 from rag.ingest.fetch import Fetcher
 from rag.ingest.fields import AUTHOR_MAX_CHARS, SOURCE_MAX_CHARS, TITLE_MAX_CHARS, clip
 from rag.ingest.html_pages import html_to_article
-from rag.ingest.json_files import json_records_articles, jsonl_articles, parse_json
+from rag.ingest.json_files import MAX_JSON_DOCUMENT_CHARS, json_records_articles, jsonl_articles, parse_json
 from rag.ingest.text_files import parse_text_article
 from rag.models import Article, LoadFailure
 from rag.settings import Settings
@@ -53,10 +53,9 @@ MAX_BYTES_PER_CHAR = 4
 # entries carry HTML, get it too.
 HTML_BYTES_PER_CHAR = 8
 
-# A .json document holds a whole corpus, not one article, so its cap is the larger of a text file's
-# (MAX_BYTES_PER_CHAR) and 1 GiB; json.loads holds all of it in memory at once, which this bounds.
-# A corpus larger than that belongs in a .jsonl file, which is streamed and has no cap.
-JSON_FILE_MIN_CAP = 1 << 30
+# A .json document holds a whole corpus, not one article, and json.loads holds all of it in memory
+# at once: its cap is json_files.MAX_JSON_DOCUMENT_CHARS (there in characters, here in bytes, which
+# is stricter). A larger corpus belongs in a .jsonl file, which is streamed line by line.
 
 # A feed file holds many entries, so its cap is the larger of an HTML page's (HTML_BYTES_PER_CHAR)
 # and 50 MB, far above real feeds (kilobytes to a few megabytes); feedparser parses the whole
@@ -85,21 +84,21 @@ class _File:
             raise LoadError("empty file")
         return text
 
-    def read_bytes(self, max_bytes: int) -> bytes:
-        """The file's bytes, refused when over `max_bytes` or empty, for a format that finds its
-        own encoding (and refuses binary content as it decodes: `decode_markup`)."""
+    def read_bytes(self, max_bytes: int, limit: str = "NEWSDESK_MAX_ARTICLE_CHARS") -> bytes:
+        """The file's bytes, refused when over `max_bytes` (the cap `limit` sets) or empty, for a
+        format that finds its own encoding (and refuses binary content as it decodes: `decode_markup`)."""
         with self.path.open("rb") as fh:
             data = fh.read(max_bytes + 1)
         if len(data) > max_bytes:
-            raise LoadError(f"file too large: over {max_bytes:,} bytes (NEWSDESK_MAX_ARTICLE_CHARS)")
+            raise LoadError(f"file too large: over {max_bytes:,} bytes ({limit})")
         if not data.strip():
             raise LoadError("empty file")
         return data
 
-    def read_markup(self, max_bytes: int, html: bool = False) -> str:
+    def read_markup(self, max_bytes: int, html: bool = False, limit: str = "NEWSDESK_MAX_ARTICLE_CHARS") -> str:
         """The text of a page or a JSON document, in the encoding it declares or shows (`decode_markup`);
         refused when over `max_bytes`, empty, binary or undecodable."""
-        text = decode_markup(self.read_bytes(max_bytes), html=html)
+        text = decode_markup(self.read_bytes(max_bytes, limit), html=html)
         if not text.strip():
             raise LoadError("empty file")
         return text
@@ -131,7 +130,7 @@ def _html_file(file: _File) -> Iterator[Article | LoadFailure]:
 def _json_file(file: _File) -> Iterator[Article | LoadFailure]:
     """A .json file: a JSON Feed (by its "version"), else article records."""
     # Decoded as a feed is: JSON should be UTF-8, and a JSON Feed in Shift_JIS or KOI8-R still exists.
-    data = parse_json(file.read_markup(max(file.max_chars * MAX_BYTES_PER_CHAR, JSON_FILE_MIN_CAP)))
+    data = parse_json(file.read_markup(MAX_JSON_DOCUMENT_CHARS, limit="a .json document's size cap; use .jsonl"))
     if is_json_feed(data):
         yield from json_feed_articles(data, file.origin, file.resolved, file.fetcher)
     else:
