@@ -125,6 +125,44 @@ def test_llm_path_streams_and_checks_citations(llama, tmp_path, embedder, tokeni
     c.close()
 
 
+def test_dated_answer_prompt_through_the_server(llama, tmp_path, embedder, tokenizer, seeds):
+    """Issue #19: the answer prompt the server receives gives each passage's outlet and date and
+    the day the question is asked, and asks for the date of the facts; the server answers it
+    within the contract (the 135M model's dates are not checked, only the wiring)."""
+    from datetime import date
+
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    from rag.answer.citations import check_citations
+    from rag.answer.llm import LLMAnswerer
+    from rag.components import Components
+    from rag.search.articles import article_texts
+    from rag.search.retrieval import retrieve
+
+    class Prompts(BaseCallbackHandler):
+        sent: list[str] = []
+
+        def on_chat_model_start(self, serialized, messages, **kwargs):
+            self.sent.extend(m.content for batch in messages for m in batch)
+
+    c = Components(llm_settings(tmp_path, llama.url), embedder=embedder, tokenizer=tokenizer)
+    run_ingest(c, [seeds])
+    passages = retrieve(c, "When did Putin visit Pyongyang?", 3)
+    seen = Prompts()
+    raw, given, _ = LLMAnswerer(c).answer("When did Putin visit Pyongyang?", passages,
+                                          config={"callbacks": [seen]}, as_of=date(2024, 7, 1))
+    llama.assert_alive("after the dated answer prompt")
+    prompt = "\n".join(seen.sent)
+    assert "Today is Monday, 2024-07-01." in prompt
+    assert "give the date of the facts" in prompt
+    for n, p in enumerate(given, 1):
+        assert f"[{n}] outlet: {p.source or 'unknown'} | published: {p.published or 'date unknown'}" in prompt
+    assert raw.strip()
+    checked = check_citations(raw, given, article_texts(c))
+    assert {cit.n for cit in checked.citations} == {int(n) for n in re.findall(r"\[(\d+)\]", checked.text)}
+    c.close()
+
+
 def test_a_killed_server_reads_as_dead(llama_server, tmp_path, embedder, tokenizer, seeds):
     """Runs last: kills the module's server. The fixture's check names the exit, and `ask` falls
     back saying the server refused the connection (it is gone), not that it misbehaved."""

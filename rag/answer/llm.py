@@ -4,7 +4,9 @@ components' chat model, streamed."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from rag.components import Components
 from rag.llm.chat import ChatLLM, run_runnable
@@ -13,6 +15,7 @@ from rag.llm.passages import format_passages
 from rag.models import Passage
 from rag.search.filters import SearchFilters
 from rag.search.langchain_retriever import NewsdeskRetriever, document_passage
+from rag.text.dates import today
 
 if TYPE_CHECKING:
     from langchain_core.documents import Document
@@ -50,28 +53,34 @@ class LLMAnswerer:
                             f"the model's {self.llm.context_tokens}-token context")
         return kept, warnings
 
-    def prompt_values(self, question: str, passages: list[Passage]) -> dict[str, str]:
-        """What the answer prompt files are filled with."""
-        return {"question": question, "passages": format_passages(passages), "refusal": self.REFUSAL}
+    def prompt_values(self, question: str, passages: list[Passage], as_of: date | None = None) -> dict[str, str]:
+        """What the answer prompt files are filled with: the question, the passages (each with
+        its outlet and date), and the day it is asked (`as_of`, default today in
+        NEWSDESK_TIMEZONE), so the model can date the facts (issue #19)."""
+        day = as_of or today(ZoneInfo(self.c.settings.timezone))
+        return {"question": question, "passages": format_passages(passages), "refusal": self.REFUSAL,
+                "today": f"{day:%A}, {day.isoformat()}"}
 
-    def chain(self) -> Runnable:
+    def chain(self, as_of: date | None = None) -> Runnable:
         """{"question", "passages": [Passage]} -> numbered passages -> prompt -> model -> text."""
         from langchain_core.runnables import RunnableLambda
 
         def values(inputs: dict) -> dict[str, str]:
-            return self.prompt_values(inputs["question"], inputs["passages"])
+            return self.prompt_values(inputs["question"], inputs["passages"], as_of)
 
         return RunnableLambda(values, name="number_passages") | self.llm.chain(self.HUMAN, self.SYSTEM)
 
     def answer(self, question: str, passages: list[Passage], on_token: Callable[[str], None] | None = None,
-               config: RunnableConfig | None = None) -> tuple[str, list[Passage], list[str]]:
-        """(raw answer text, passages it was given, warnings). Raises LLMError."""
+               config: RunnableConfig | None = None, as_of: date | None = None,
+               ) -> tuple[str, list[Passage], list[str]]:
+        """(raw answer text, passages it was given, warnings); `as_of`: the day the question is
+        asked (default today). Raises LLMError."""
         import prompts
 
         kept, warnings = self.fit(question, passages, prompts.load(self.SYSTEM))
         if not kept:
             raise LLMError("no passage fits the model's context window")
-        text = run_runnable(self.chain(), {"question": question, "passages": kept}, on_token or _ignore, config)
+        text = run_runnable(self.chain(as_of), {"question": question, "passages": kept}, on_token or _ignore, config)
         return text, kept, warnings
 
 

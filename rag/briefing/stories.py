@@ -84,7 +84,7 @@ def story_similarity(ids: list[str], vectors: dict[str, np.ndarray], days: dict[
     sim = m @ m.T
     if config.keyword_weight:
         t = tfidf_matrix([texts.get(a, "") for a in ids])
-        sim = (1 - config.keyword_weight) * sim + config.keyword_weight * (t @ t.T)
+        sim = (1 - config.keyword_weight) * sim + config.keyword_weight * t.gram()
     if config.day_penalty:
         ordinal = np.array([days[a].toordinal() for a in ids], dtype=np.float32)
         gap = np.abs(ordinal[:, None] - ordinal[None, :])

@@ -3,6 +3,7 @@ that runs a prompt file through it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,8 @@ from rag.settings import Settings
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.runnables import Runnable, RunnableConfig
+
+log = logging.getLogger(__name__)
 
 @dataclass
 class ChatLLM:
@@ -80,9 +83,39 @@ def build_llm(settings: Settings) -> ChatLLM | None:
     from langchain_openai import ChatOpenAI
 
     key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "not-needed"
+    warn_if_key_goes_astray(key, settings.llm_base_url)
     model = ChatOpenAI(
         model=settings.llm_model, base_url=settings.llm_base_url, api_key=key,  # type: ignore[arg-type]
         timeout=settings.llm_timeout, max_retries=0, temperature=0.0, streaming=True,
         max_tokens=settings.llm_max_tokens,  # type: ignore[call-arg]
     )
     return ChatLLM.wrap(model, settings)
+
+
+OPENAI_HOST = "api.openai.com"  # where the OpenAI client sends requests without a base URL
+_WARNED_HOSTS: set[str] = set()
+
+
+def warn_if_key_goes_astray(key: str, base_url: str | None) -> bool:
+    """Log a WARNING (once per host) when an OpenAI-style key (`sk-...`) would be sent to a host
+    other than api.openai.com; True if this call warned (issue #18 item 20).
+
+    The key and the base URL may come from different places: a `.env` in the working directory
+    can set NEWSDESK_LLM_BASE_URL while OPENAI_API_KEY comes from the real environment, and
+    every request then carries the key to that server. Local servers (127.0.0.1, localhost) are
+    warned about too when such a key goes there: they need no key, so a real one reaching them
+    is a leftover setting, and on a shared machine another user may own the port. Keys of other
+    shapes (a company gateway's, "not-needed") are not warned about: their usual host is unknown.
+    The message names the host, never the key."""
+    from urllib.parse import urlsplit
+
+    if not key.startswith("sk-") or not base_url:
+        return False
+    host = (urlsplit(base_url).hostname or base_url).lower()
+    if host == OPENAI_HOST or host in _WARNED_HOSTS:
+        return False
+    _WARNED_HOSTS.add(host)
+    log.warning("OPENAI_API_KEY holds an OpenAI key, but NEWSDESK_LLM_BASE_URL sends it to %s, not %s: "
+                "check where NEWSDESK_LLM_BASE_URL is set (a .env in the working directory?) and unset "
+                "OPENAI_API_KEY if that server needs no key", host, OPENAI_HOST)
+    return True

@@ -37,8 +37,9 @@ def describe_connection_error(exc: BaseException) -> str | None:
     for e, name in zip(chain, names):
         if name == "ConnectionRefusedError" or (name in _CONNECT and "refused" in str(e).lower()):
             return "the LLM server is unreachable (it refused the connection)"
-        if name in _CONNECT:
-            return f"the LLM server is unreachable ({str(e)[:120] or 'could not connect'})"
+        if name in _CONNECT:  # the socket's reason ("Name or service not known"), any URL in it cut
+            reason = re.sub(r"\S*://\S*", "(the server's URL)", str(e)[:120])
+            return f"the LLM server is unreachable ({reason or 'could not connect'})"
     if any("Connection" in name for name in names):
         return "the LLM server is unreachable"
     return None
@@ -54,6 +55,22 @@ def describe_llm_error(exc: Exception) -> str:
         return connection
     if "Authentication" in name or "PermissionDenied" in name:
         return "the LLM server refused the API key (check OPENAI_API_KEY)"
-    # Error texts can echo a (masked) key: never pass one on to users or logs.
-    detail = re.sub(r"\b(sk|key|token)[-_][\w*.-]+", r"\1-***", str(exc)[:160], flags=re.I)
-    return f"the LLM failed ({name}: {detail})"
+    # The exception's text is never passed on: a client error can hold the request (headers with
+    # the key, the prompt with article text) or the server's echo of it. Only its class, HTTP
+    # status and error code (which are short identifiers) say what went wrong.
+    return f"the LLM failed ({', '.join([name, *_status(exc)])})"
+
+
+_CODE = re.compile(r"[A-Za-z0-9_.-]{1,40}")
+
+
+def _status(exc: Exception) -> list[str]:
+    """The HTTP status and the API's error code of an openai error, when it has them."""
+    out = []
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        out.append(f"HTTP {status}")
+    code = getattr(exc, "code", None)
+    if isinstance(code, str) and _CODE.fullmatch(code) and not re.match(r"(sk|key|token)[-_]", code, re.I):
+        out.append(code)
+    return out

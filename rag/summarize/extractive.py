@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,13 +53,22 @@ def candidate_sentences(passages: list[Passage], article_text: Callable[[str], s
     out: list[Sentence] = []
     seen: set[tuple[str, int]] = set()
     spans: dict[str, list[tuple[int, int]]] = {}
+    ends: dict[str, list[int]] = {}
     for p in passages:
         article = article_text(p.article_id)
         if article is None:  # removed meanwhile: nothing verifiable to quote
             continue
         if p.article_id not in spans:
             spans[p.article_id] = split_sentences(article)
-        for pos, (s, e) in enumerate(spans[p.article_id]):
+            ends[p.article_id] = [e for _, e in spans[p.article_id]]
+        article_spans = spans[p.article_id]
+        # Only the sentences that overlap the passage (spans are in reading order): scanning
+        # them all for every passage was quadratic on a long article.
+        first = bisect.bisect_right(ends[p.article_id], p.start)
+        for pos in range(first, len(article_spans)):
+            s, e = article_spans[pos]
+            if s >= p.end:
+                break
             if s < p.start or e > p.end:
                 # A "sentence" longer than any passage (text without sentence ends) would never be
                 # quoted: outside the strict pass, quote the part of it in this passage.
@@ -99,23 +109,25 @@ def select_sentences(sentences: list[Sentence], n: int, focus: np.ndarray | None
         score = 0.3 * score + 0.7 * focus
     else:
         score = score + np.array([0.1 if s.position < 2 else 0.0 for s in sentences])
+    # Highest similarity of each sentence to one already chosen: one sparse pass per choice,
+    # so the loop stays linear in the number of words.
+    redundancy = np.zeros(len(sentences))
+    open_ = np.ones(len(sentences), dtype=bool)
+    articles = [s.passage.article_id for s in sentences]
     chosen: list[int] = []
     per: dict[str, int] = {}
     while len(chosen) < n:
-        best, best_val = None, -1e9
-        for i, s in enumerate(sentences):
-            if i in chosen or per.get(s.passage.article_id, 0) >= per_article:
-                continue
-            redundancy = max((float(m[i] @ m[j]) for j in chosen), default=0.0)
-            if redundancy > 0.7:
-                continue
-            val = (1 - diversity) * score[i] - diversity * redundancy
-            if val > best_val:
-                best, best_val = i, val
-        if best is None:
+        val = np.where(open_ & (redundancy <= 0.7), (1 - diversity) * score - diversity * redundancy, -np.inf)
+        best = int(np.argmax(val)) if len(val) else 0
+        if not np.isfinite(val[best]):
             break
         chosen.append(best)
-        per[sentences[best].passage.article_id] = per.get(sentences[best].passage.article_id, 0) + 1
+        open_[best] = False
+        aid = articles[best]
+        per[aid] = per.get(aid, 0) + 1
+        if per[aid] >= per_article:
+            open_ &= np.array([a != aid for a in articles])
+        redundancy = np.maximum(redundancy, m.sims(best))
     return [sentences[i] for i in chosen]
 
 

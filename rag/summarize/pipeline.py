@@ -67,6 +67,7 @@ def summarize_passages(c: Components, task: str, passages: list[Passage], llm: C
                 return checked.text, "llm", checked.citations, warnings
             warnings.append("the LLM summary cited no given passage, so it is not shown; summarized extractively")
         except LLMError as exc:
+            # LLMError's text is its user-facing reason (rag/llm/errors.py), never the raw error.
             log.info("LLM failed: %s", exc)
             warnings.append(f"{exc}; summarized extractively")
             if on_llm_error:
