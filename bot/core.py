@@ -131,8 +131,9 @@ class BotCore:
 
     def _condense_with_llm(self, c: Components, question: str, history: list[Turn]) -> str:
         assert c.llm is not None
-        turns = "\n".join(f"{'User' if role == 'user' else 'Newsdesk'}: {text[:600]}"
-                          for role, text in history[-self.config.history_turns:])
+        from rag.llm.passages import format_history
+
+        turns = format_history(list(history[-self.config.history_turns:]))
         text = c.llm.run("condense_question.md", {"history": turns, "question": question}).splitlines()
         rewritten = text[0].strip() if text else ""
         # A rewrite is one question of reasonable length; anything else is not trusted.
