@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from rag.answer.citations import check_citations
 from rag.answer.extractive import NOT_COVERED, ExtractiveAnswerer
 from rag.answer.llm import LLMAnswerer
+from rag.answer.metadata import metadata_answer
 from rag.components import Components
 from rag.llm.errors import LLMError
 from rag.models import Citation
@@ -56,18 +57,28 @@ def answer_question(c: Components, question: str, k: int = 5, filters: SearchFil
     passages = NewsdeskRetriever(components=c, k=k, filters=filters).passages(question, config)
     extractive = ExtractiveAnswerer(c)
     article_text = article_texts(c)
+    meta = metadata_answer(c, question, passages)
+    if meta is not None:  # "Which outlet published …?": from the article's metadata, cited to it
+        checked = check_citations(meta.text, [meta.passage], article_text, {1: meta.quote})
+        return Answer(question, checked.text, True, "extractive", checked.citations, checked.warnings)
     if not passages:
         return Answer(question, NOT_COVERED, False, "extractive")
     warnings: list[str] = []
     scored = None
     if c.llm is not None:
         # The relevance gate runs first: when nothing relevant was retrieved, no LLM is asked,
-        # so it has nothing to make an answer up from.
+        # so it has nothing to make an answer up from; nor when the question's key name is in no
+        # retrieved article.
         scored = extractive.score(question, passages)
         if not extractive.relevant(question, passages, scored):
             return Answer(question, NOT_COVERED, False, "extractive")
+        missing = extractive.missing(question, passages)
+        if missing:
+            return Answer(question, NOT_COVERED, False, "extractive", [],
+                          [f"no indexed article mentions {', '.join(missing)}"])
         try:
-            raw, given, llm_warnings = LLMAnswerer(c).answer(question, passages, on_token, config)
+            raw, given, llm_warnings = LLMAnswerer(c).answer(question, passages, on_token, config,
+                                                             as_of=filters.as_of if filters else None)
             warnings += llm_warnings
             if raw.strip().startswith(LLMAnswerer.REFUSAL):
                 return Answer(question, NOT_COVERED, False, "llm", [], warnings)
@@ -79,8 +90,8 @@ def answer_question(c: Components, question: str, k: int = 5, filters: SearchFil
         except LLMError as exc:
             log.info("LLM failed: %s", exc)
             warnings.append(f"{exc}; answered extractively")
-    text, answerable, quotes = extractive.answer(question, passages, scored)  # an LLM fallback reuses its scoring
-    if not answerable:
-        return Answer(question, text, False, "extractive", [], warnings)
-    checked = check_citations(text, passages, article_text, quotes)
+    ex = extractive.answer(question, passages, scored)  # an LLM fallback reuses its scoring
+    if not ex.answerable:
+        return Answer(question, ex.text, False, "extractive", [], warnings + ex.warnings)
+    checked = check_citations(ex.text, ex.passages, article_text, ex.quotes)
     return Answer(question, checked.text, True, "extractive", checked.citations, warnings + checked.warnings)

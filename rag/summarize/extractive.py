@@ -12,7 +12,7 @@ import numpy as np
 from rag.answer.citations import marked
 from rag.components import Components
 from rag.models import Passage
-from rag.text.sentences import opener_pattern, split_sentences
+from rag.text.sentences import is_fragment, opener_pattern, split_sentences
 from rag.text.tfidf import centrality, tfidf_matrix
 
 NOTHING_TO_QUOTE = "No sentence of these articles could be quoted as a summary."
@@ -59,7 +59,8 @@ def candidate_sentences(passages: list[Passage], article_text: Callable[[str], s
         if article is None:  # removed meanwhile: nothing verifiable to quote
             continue
         if p.article_id not in spans:
-            spans[p.article_id] = split_sentences(article)
+            # headings, captions and bylines are never summary sentences (issue #19)
+            spans[p.article_id] = [(s, e) for s, e in split_sentences(article) if not is_fragment(article[s:e])]
             ends[p.article_id] = [e for _, e in spans[p.article_id]]
         article_spans = spans[p.article_id]
         # Only the sentences that overlap the passage (spans are in reading order): scanning

@@ -82,3 +82,50 @@ def opener_pattern(*extra: str) -> re.Pattern:
 def round_brackets(text: str) -> str:
     """Square brackets shown as round ones, so article text never reads as a [n] marker."""
     return text.replace("[", "(").replace("]", ")")
+
+
+# Lines that are page furniture, not reporting: "Read more", "Where to watch:", credits, bylines,
+# comment forms, copyright lines (seen in the seed articles and RealTime QA pages, issue #19).
+_FURNITURE = re.compile(
+    r"^(?:read (?:more|next|also)|related(?: articles| stories| coverage)?|where to (?:watch|buy|stream)|"
+    r"(?:watch|listen|photo|image|video|credit|source|caption)s?\s*(?::|$)|(?:photo|image)s? by\b|"
+    r"advertisement|sponsored|subscribe|sign up|follow us|share (?:this|on)|click here|copyright|©|"
+    r"all rights reserved|please enter|leave a (?:comment|reply))", re.I)
+
+_BYLINE = re.compile(r"^By\s+[A-Z]")
+
+_CREDIT = re.compile(r"[”\"]\s+by\s+[A-Z]")  # "“Kim Jong-un visiting Berlin” by driver Photographer"
+
+_TERMINAL = re.compile(r"[.!?][\"'”’)\]]*$")
+
+# Verb cues, without a tagger: auxiliaries and common verbs, past forms (-ed) and third-person
+# forms after a subject are left to the punctuation test below.
+_VERB_CUE = re.compile(
+    r"\b(?:is|are|was|were|be|been|being|am|has|have|had|do|does|did|will|would|can|could|may|might|"
+    r"must|shall|should|says?|said|told|tells?|made|makes?|took|takes?|gave|gives?|got|gets?|went|goes|"
+    r"came|comes?|saw|sees?|met|meets?|held|holds?|left|leaves|sent|sends?|sold|sells?|bought|buys?|"
+    r"won|wins?|lost|led|leads?|began|became|rose|fell|paid|kept|brought|built|found|knew|thought|"
+    r"spoke|wrote|ran|grew|struck|fought|hit|set|put|cut)\b|\b[a-z]{2,}(?:ed|ing)\b")
+
+FRAGMENT_MAX_WORDS = 10  # headings run to 8-10 words in the seeds and RealTime QA; unpunctuated
+# closing lines of a paragraph ("… rebuild its war machine") to 12 and more
+
+
+def is_fragment(sentence: str) -> bool:
+    """Whether a "sentence" is a heading, caption, byline or page furniture, not a statement:
+    never an answer or summary sentence. Furniture ("Read more", "Where to watch:", credits,
+    copyright lines) always is; a line without a full stop is when it is short (a heading:
+    "North Korea pursues nuclear weaponry") or has no verb; a punctuated line is when it has no
+    verb and at most a few words."""
+    text = " ".join(sentence.split())
+    if not text or _FURNITURE.match(text) or _CREDIT.search(text) or text.endswith(":"):
+        return True
+    words = text.split()
+    has_verb = bool(_VERB_CUE.search(text)) or bool(re.search(r"\d", text) and len(words) > 3)
+    if _BYLINE.match(text) and not has_verb:  # "By Jane Smith, Senior Correspondent"
+        return True
+    if not _TERMINAL.search(text):
+        return len(words) <= FRAGMENT_MAX_WORDS or not has_verb
+    if text.endswith("!") and len(words) <= 5:  # "Please enter your comment!" style prompts
+        return True
+    return not has_verb and len(words) <= 6

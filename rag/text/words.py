@@ -33,3 +33,8 @@ def stem(word: str) -> str:
 def content_words(text: str) -> list[str]:
     """Lower-cased, lightly stemmed content words, for overlap scoring."""
     return [stem(w) for w in re.findall(r"\w+", text.lower()) if len(w) > 1 and w not in CONTENT_STOPWORDS]
+
+# Verbs of saying: "What did Stoltenberg say?" asks for what was said, and the articles write
+# "said"/"says" (stop words), so these never have to match a word of the answer sentence.
+REPORTING_VERBS = frozenset("say says said saying tell tells told telling state stated claim claimed "
+                            "announce announced".split())

@@ -1,0 +1,159 @@
+"""What a question asks for: the expected answer type (place, person, organization, number,
+date, yes/no, reason, what someone said), whether it asks for a list, the rare names it
+depends on, and whether a sentence carries an answer of that type the question does not hold."""
+
+from __future__ import annotations
+
+import re
+
+from rag.text.words import STOPWORDS
+
+_AUX = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)"
+_YESNO = re.compile(rf"^{_AUX}\b")
+_REASON = re.compile(r"\bwhy\b|\bwhat (?:caused|prompted|led to|drove|motivated)\b|\bfor what reason\b|"
+                     r"\bwhat (?:is|was|are|were) the (?:reason|cause|motive)s?\b")
+_SAY = re.compile(rf"\bwhat {_AUX}\b.*\b(?:say|said|saying|tell|told|claim|announce|warn|state)\b")
+_NUMBER = re.compile(r"\bhow (?:many|much|long|old|far|big|large|high|often)\b|"
+                     r"\bwhat (?:number|percentage|percent|share|amount|price|cost|proportion|rate)\b")
+_DATE = re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|week)\b")
+_WHICH = r"\b(?:which|what)\s+(?:[\w-]+\s+)?"
+_PLACE = re.compile(r"\bwhere\b|" + _WHICH + r"(?:city|cities|country|countries|place|region|site|state|province|"
+                    r"town|location|venue|area|nation|nations|port|base|capital|island|border)\b")
+_ORG = re.compile(_WHICH + r"(?:company|companies|newspaper|outlet|organi[sz]ation|agency|group|party|bank|firm|"
+                  r"network|paper|publication|team|union|ministry|broadcaster|airline|forum|club|institution)\b")
+_PERSON = re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|" + _WHICH + r"(?:leader|official|person|people|president|"
+                     r"minister|man|woman|journalist|author|player|general|spokes\w+|chief|ceo|analyst|"
+                     r"expert|lawmaker|senator|politician|actor|actress|singer|candidate|coach)\b")
+
+# "Which film won best picture?", "Which rare phenomenon was spotted …?": a named thing (RealTime QA
+# answers these with a name: "Golden", "Coachella", "Fireball"); "What is …" / "What did …" is not.
+_ENTITY_Q = re.compile(rf"\b(?:which|what)\s+(?!{_AUX}\b|it\b|they\b|he\b|she\b|we\b|you\b)[a-z][\w-]*")
+
+# "What weapons …", "Which countries …": a plural noun after what/which asks for several things.
+_LIST = re.compile(r"^(?:what|which)\s+(?:[\w-]+\s+)?(?:weapons|countries|nations|goods|items|arms|products|"
+                   r"companies|people|groups|things|kinds|types|states|cities|leaders|officials|members|"
+                   r"allies|partners|steps|measures|sanctions|materials|supplies|technologies)\b|"
+                   r"^(?:what|which)\s+[a-z]+s\s+(?:is|are|does|do|did|has|have|was|were)\b")
+
+
+def expected_type(question: str) -> str | None:
+    """The kind of answer `question` expects: "yesno", "reason", "say", "number", "date",
+    "person", "place", "organization", or None (a thing or a description)."""
+    q = " ".join(question.lower().split())
+    if _YESNO.match(q):
+        return "yesno"
+    if _REASON.search(q):
+        return "reason"
+    if _SAY.search(q) and not q.startswith("who"):
+        return "say"
+    if _NUMBER.search(q):
+        return "number"
+    if _DATE.search(q):
+        return "date"
+    if q.startswith(("who ", "whom ", "whose ")):
+        return "person"
+    for kind, pattern in (("place", _PLACE), ("organization", _ORG), ("person", _PERSON)):
+        if pattern.search(q):
+            return kind
+    if _ENTITY_Q.search(q) and not is_list_question(q):
+        return "entity"
+    return None
+
+
+def is_list_question(question: str) -> bool:
+    """Whether the question asks for several things ("What weapons is North Korea supplying?")."""
+    return bool(_LIST.search(" ".join(question.lower().split())))
+
+
+_QUESTION_WORDS = frozenset("what which who whom whose where when why how is are was were do does did has have "
+                            "had can could will would should on in at for of the a an".split()) | frozenset(
+    # dates are not names: "the November 2023 report" is dated 2023-11-12, not worded so
+    "january february march april may june july august september october november december monday "
+    "tuesday wednesday thursday friday saturday sunday".split())
+_NAME_RUN = re.compile(r"[A-Z][\w’'.]*(?:[\s-]+(?:[A-Z][\w’'.]*|(?:de|al|bin|von|van)\b))*")
+
+
+def question_names(question: str) -> list[str]:
+    """The names in a question (runs of capitalized words, the opening question word left out):
+    "What did Xi Jinping say about the Putin-Kim summit?" -> ["Xi Jinping", "Putin-Kim"]."""
+    names = []
+    for m in _NAME_RUN.finditer(question):
+        # a capitalized common word opens a sentence or clause ("And how long…?"), it names nothing
+        words = [w for w in re.split(r"[\s]+", m.group(0))
+                 if w.lower().strip("’'.") not in _QUESTION_WORDS and w.lower().strip("’'.") not in STOPWORDS]
+        if m.start() == 0 and words and words[0] == m.group(0).split()[0] and words[0].lower() in _QUESTION_WORDS:
+            words = words[1:]
+        if words:
+            names.append(" ".join(words))
+    return names
+
+
+def _tokens(text: str) -> set[str]:
+    return {w.lower().strip("’'.") for w in re.findall(r"[A-Za-z][\w’'.]*", text)}
+
+
+def missing_names(question: str, texts: list[str]) -> list[str]:
+    """The question's names of which no part occurs in `texts` (the retrieved passages): a name
+    counts as present when one of its words (3 letters or more, or an acronym) is there, so
+    "Jens Stoltenberg" is found by "Stoltenberg" and "Putin-Kim" by "Putin"."""
+    seen: set[str] = set()
+    for t in texts:
+        seen |= _tokens(t)
+    seen |= {w[:-2] for w in seen if w.endswith(("’s", "'s"))}
+    out = []
+    for name in question_names(question):
+        parts = [p.lower().strip("’'.") for p in re.split(r"[\s-]+", name)]
+        parts = [p.removesuffix("’s").removesuffix("'s") for p in parts if len(p) >= 2]
+        if parts and not any(p in seen or (len(p) >= 5 and any(w.startswith(p[:5]) for w in seen)) for p in parts):
+            out.append(name)
+    return out
+
+
+_NUMERAL = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                      r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?|half)\b", re.I)
+_DATE_WORD = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d|\s+(?:19|20)\d\d)|"
+                        r"\b(?:19|20)\d\d\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+                        r"yesterday|last (?:week|month|year)|earlier this (?:week|month|year))\b", re.I)
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)+\b")
+_PLACE_NAME = re.compile(r"\b(?:in|at|to|from|near|inside|outside)\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)*)")
+_ORG_NAME = re.compile(r"\b(?:[A-Z][\w&-]+\s+){0,3}(?:Journal|Times|Post|News|Ministry|Agency|Corp|Inc|Bank|"
+                       r"Council|Party|Forum|Group|Company|Committee|Organization|Institute|Association|"
+                       r"Union|Reuters|Press|Bureau|Department|Office|Commission|Fund)\b|\b[A-Z]{2,6}\b")
+# A capitalized word that does not open the sentence, or a quoted title.
+_CAPITALIZED = re.compile(r"(?<=[\w,;:)] )[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*|“[^”]{2,60}”")
+_POLARITY = re.compile(r"\b(?:not|no|never|neither|nor|none|n[’']t|denied|denies|deny|confirmed|confirms|"
+                       r"indeed|formal|only|yes)\b", re.I)
+_CAUSE = re.compile(r"\b(?:because|due to|as a result|result of|caused by|driven by|need for|needs|in order to|"
+                    r"so that|to help|to support|amid|after|since|blamed|reason|led to|prompted|"
+                    r"in a bid to|seeking|desperat\w*)\b", re.I)
+_SPEECH = re.compile(r"\b(?:said|says|say|told|stated|warned|added|noted|claimed|announced|emphasi[sz]ed|"
+                     r"called|urged|argued|insisted|stressed)\b|[“\"]", re.I)
+
+
+def _new(found: list[str], question: str) -> bool:
+    q = question.lower()
+    return any(f.strip() and f.strip().lower() not in q for f in found)
+
+
+def carries(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether `sentence` holds an answer of the `kind` the question expects, one the question
+    does not already state (a number, date or name that is not in the question)."""
+    if kind == "number":
+        return _new(_NUMERAL.findall(sentence), question)
+    if kind == "date":
+        return _new(_DATE_WORD.findall(sentence), question)
+    if kind == "person":
+        return _new(_NAME.findall(sentence), question)
+    if kind == "place":
+        return _new(_PLACE_NAME.findall(sentence), question)
+    if kind == "organization":
+        return _new(_ORG_NAME.findall(sentence), question)
+    if kind == "yesno":
+        return bool(_POLARITY.search(sentence))
+    if kind == "reason":
+        return bool(_CAUSE.search(sentence))
+    if kind == "say":
+        return bool(_SPEECH.search(sentence))
+    if kind == "entity":
+        return _new(_CAPITALIZED.findall(sentence), question)
+    return False
