@@ -20,7 +20,7 @@ import re
 import sys
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from functools import cached_property
 from pathlib import Path
@@ -59,6 +59,12 @@ class Variant:
     rm3: tuple[int, int, float] | None = None  # keyword expansion: (top m fused passages, terms, list weight)
     # late interaction over token vectors: (top n fused, list weight); shipped: (20, 1.0)
     maxsim: tuple[int, float] | None = (SHIPPED.rerank_depth, SHIPPED.rerank_weight) if SHIPPED.rerank_depth else None
+    # newest coverage first when close, for questions that name no period: (weight in rank-1
+    # votes, half-life in days behind the newest of the top `depth` candidates, depth, "before"
+    # or "after" late interaction); shipped: SHIPPED.newer_*
+    newer: tuple[float, float, int, str] | None = (
+        (SHIPPED.newer_weight, SHIPPED.newer_half_life, SHIPPED.newer_depth, "after") if SHIPPED.newer_weight else None)
+    newer_order_only: bool = True  # the bonus only reorders the k passages chosen without it (shipped)
 
 
 def stems(text: str) -> list[str]:
@@ -127,6 +133,7 @@ class Replay:
         self.ords = [r[5] for r in rows]
         self.titles = [r[6] for r in rows]
         self._kw_cache: dict[tuple[str, float], list[int]] = {}
+        self.tokens_file = work / "tokens.pkl"
         self.vectors = np.zeros((len(rows), 384), np.float32)
         if vectors is not None:  # the same passages embedded another way, in this row order
             self.vectors[:] = np.load(vectors)
@@ -174,8 +181,17 @@ class Replay:
 
     @cached_property
     def _tokens(self) -> dict[str, np.ndarray]:
-        """Token vectors kept per text (questions and passages): computed alone, so exact."""
-        return {}
+        """Token vectors kept per text (questions and passages): computed alone, so exact. Kept
+        in the work dir between runs (tokens.pkl; delete it after a re-ingest)."""
+        import pickle
+
+        return pickle.loads(self.tokens_file.read_bytes()) if self.tokens_file.exists() else {}
+
+    def save_tokens(self) -> None:
+        import pickle
+
+        if "_tokens" in self.__dict__:
+            self.tokens_file.write_bytes(pickle.dumps(self._tokens))
 
     def maxsim(self, question: str, i: int) -> float:
         """Late interaction as rag.retrieval scores it: each question token's best passage token."""
@@ -217,8 +233,12 @@ class Replay:
         if v.rm3:
             self._add_rm3(sc, v, question, kwq, ok)
         self._add_dates(sc, v, question, as_of)
+        if v.newer and v.newer[3] == "before":
+            self._add_newer(sc, v.newer, question, as_of)
         if v.maxsim:
             self._add_maxsim(sc, v.maxsim, question)
+        if v.newer and v.newer[3] == "after":
+            self._add_newer(sc, v.newer, question, as_of)
         return sc
 
     def _fused(self, v: Variant, question: str, qvec: np.ndarray, kwq: str | None,
@@ -312,6 +332,20 @@ class Replay:
                 age = max(0, (as_of - p).days) if p else 3650
                 sc[i] += w / (RRF_K + 1) * 0.5 ** (age / half_life)
 
+    def _add_newer(self, sc: dict[int, float], newer: tuple[float, float, int, str], question: str,
+                   as_of: date) -> None:
+        """rag.search.retrieval's newest-first bonus: among the top `depth` candidates of a
+        question that names no period, each gains weight x 0.5^(days behind the newest / half-life)."""
+        from rag.search.retrieval import newer_bonus
+        from rag.text.dates import recency_window
+
+        weight, half_life, depth, _ = newer
+        if recency_window(question, as_of) is not None:
+            return
+        top = sorted(sc, key=sc.get, reverse=True)[:depth]
+        for i, bonus in newer_bonus({i: self.published[i] for i in top}, weight / (RRF_K + 1), half_life).items():
+            sc[i] += bonus
+
     def _add_maxsim(self, sc: dict[int, float], late_interaction: tuple[int, float], question: str) -> None:
         """Late interaction: the top n candidates ranked by MaxSim, as a third list."""
         n, weight = late_interaction
@@ -355,6 +389,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--vectors", type=Path, help="a .npy of passage vectors in chunk rowid order, "
                     "instead of the stored ones (e.g. embedded one passage at a time)")
     ap.add_argument("--shipped-only", action="store_true", help="replay only the shipped pipeline")
+    ap.add_argument("--newer", action="store_true", help="tune the newest-first-when-close bonus (grid)")
+    ap.add_argument("--quiz-day-only", action="store_true", help="only the questions asked on their quiz day")
+    ap.add_argument("--changes", action="store_true",
+                    help="list the questions whose top 5 the shipped newest-first bonus changes")
     ap.add_argument("--earlier", action="store_true", help="also the variants tried before late interaction")
     ap.add_argument("--embed-alone", type=Path, metavar="FILE",
                     help="embed every passage on its own (about 10 min for the whole corpus), save the "
@@ -406,21 +444,74 @@ def variants_to_replay(earlier: bool, shipped_only: bool) -> list[Variant]:
     return variants[:1] if shipped_only else variants
 
 
+def newer_grid() -> list[Variant]:
+    """Newest-first-when-close settings to tune (issue #17): off, as a score bonus that also
+    chooses the passages (tuned first: weights 0.1-0.5, half-lives 7 and 60 days, before or after
+    late interaction, which made no difference), and as a reordering of the chosen passages only."""
+    grid = [Variant("newest first: off", newer=None),
+            Variant("newest first as a score bonus, 0.25 x 0.5^(days/60)", newer=(0.25, 60.0, 20, "after"),
+                    newer_order_only=False)]
+    for weight in (0.25, 0.5, 1.0):
+        grid.append(Variant(f"newest first reorders the chosen passages, {weight} x 0.5^(days/60)",
+                            newer=(weight, 60.0, 20, "after")))
+    return grid
+
+
 def variant_row(replay: Replay, v: Variant, scenario: str, qs: list[dict], qvecs: list[np.ndarray],
                 tuning: set[str]) -> list[str]:
-    """Recall@1, @5, @10 of variant v on all, tuning and held-out questions, as table cells."""
+    """Recall@1, @5, @10 of variant v on all, tuning and held-out questions, then MRR@5 on all
+    and held out, as table cells."""
     hits: dict[tuple[str, int], list[bool]] = {}
+    ranks: dict[str, list[float]] = {}
     for q, qvec in zip(qs, qvecs):
         as_of = TODAY if scenario == "asked today" else quiz_day(q)
         until = None if scenario == "asked today" else as_of
-        sc = replay.scores(v, q["question"], qvec, as_of, until)
         group = "tuning" if q["question_id"] in tuning else "held out"
         for k in (1, 5, 10):
-            found = contains_answer([replay.texts[i] for i in replay.select_passages(sc, k, v.per_article)],
-                                    q["answer_texts"])
+            chosen = chosen_passages(replay, v, q["question"], qvec, as_of, until, k)
+            found = contains_answer([replay.texts[i] for i in chosen], q["answer_texts"])
             for g in ("all", group):
                 hits.setdefault((g, k), []).append(found)
-    return [f"{np.mean(hits[(g, k)]):.3f}" for g in ("all", "tuning", "held out") for k in (1, 5, 10)]
+            if k == 5:
+                first = next((r for r, i in enumerate(chosen, 1)
+                              if contains_answer([replay.texts[i]], q["answer_texts"])), None)
+                for g in ("all", group):
+                    ranks.setdefault(g, []).append(1 / first if first else 0.0)
+    cells = [f"{np.mean(hits[(g, k)]):.3f}" for g in ("all", "tuning", "held out") for k in (1, 5, 10)]
+    return cells + [f"{np.mean(ranks[g]):.3f}" for g in ("all", "held out")]
+
+
+def chosen_passages(replay: Replay, v: Variant, question: str, qvec: np.ndarray, as_of: date,
+                    until: date | None, k: int) -> list[int]:
+    """The k passages variant v shows, in order."""
+    sc = replay.scores(v, question, qvec, as_of, until)
+    if not v.newer_order_only:
+        return replay.select_passages(sc, k, v.per_article)
+    base = replay.scores(replace(v, newer=None), question, qvec, as_of, until)
+    return sorted(replay.select_passages(base, k, v.per_article), key=lambda i: sc[i], reverse=True)
+
+
+def print_changes(replay: Replay, qs: list[dict], qvecs: list[np.ndarray], tuning: set[str]) -> None:
+    """The questions whose 5 passages (set or order) the shipped newest-first setting changes,
+    asked on the quiz day and asked today: where the first passage with the answer was before
+    and after (- for none), and the dates of the passages that came and went."""
+    off, on = Variant("off", newer=None), Variant("shipped")
+    for scenario in ("asked on the quiz day", "asked today"):
+        print(f"\n## {scenario}: questions whose top 5 changed\n")
+        print("| question | held out | answer at (before) | (after) | dates left | dates came |")
+        print("|---|---|---|---|---|---|")
+        for q, qvec in zip(qs, qvecs):
+            as_of = TODAY if scenario == "asked today" else quiz_day(q)
+            until = None if scenario == "asked today" else as_of
+            before, after = (chosen_passages(replay, v, q["question"], qvec, as_of, until, 5) for v in (off, on))
+            if before == after:
+                continue
+            at = [next((str(r) for r, i in enumerate(chosen, 1)
+                        if contains_answer([replay.texts[i]], q["answer_texts"])), "-") for chosen in (before, after)]
+            left = ", ".join(sorted(str(replay.published[i]) for i in set(before) - set(after)))
+            came = ", ".join(sorted(str(replay.published[i]) for i in set(after) - set(before)))
+            print(f"| {q['question'][:90]} | {'no' if q['question_id'] in tuning else 'yes'} | "
+                  f"{at[0]} | {at[1]} | {left} | {came} |", flush=True)
 
 
 def main() -> None:
@@ -435,14 +526,19 @@ def main() -> None:
     # One at a time, as `ask` does: the int8 model quantizes activations per batch, so a batch
     # of questions gives slightly different vectors (worth about 2 points of recall@5 here).
     qvecs = [replay.c.embedder.embed([q["question"]])[0] for q in qs]
-    variants = variants_to_replay(args.earlier, args.shipped_only)
-    for scenario in ("asked today", "asked on the quiz day"):
+    if args.changes:
+        print_changes(replay, qs, qvecs, tuning)
+        if not args.newer:
+            return
+    variants = newer_grid() if args.newer else variants_to_replay(args.earlier, args.shipped_only)
+    for scenario in ("asked on the quiz day",) if args.quiz_day_only else ("asked today", "asked on the quiz day"):
         print(f"\n## {scenario}: {len(qs)} questions, {len(tuning & {q['question_id'] for q in qs})} tuning\n")
-        print("| variant | all @1 | @5 | @10 | tuning @1 | @5 | @10 | held out @1 | @5 | @10 |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("| variant | all @1 | @5 | @10 | tuning @1 | @5 | @10 | held out @1 | @5 | @10 | MRR@5 all | held out |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for v in variants:
             cells = variant_row(replay, v, scenario, qs, qvecs, tuning)
             print(f"| {v.name} | " + " | ".join(cells) + " |", flush=True)
+            replay.save_tokens()
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from helpers import run_ingest, write_article
 from rag.models import Passage
 from rag.search.filters import SearchFilters
 from rag.search.rerank import late_interaction
-from rag.search.retrieval import RetrievalConfig, retrieve, select_passages
+from rag.search.retrieval import RetrievalConfig, newer_bonus, retrieve, select_passages
 from rag.text.dates import recency_window
 
 
@@ -182,3 +182,57 @@ def test_rerank_depth_comes_from_settings_and_zero_turns_it_off(settings, embedd
         assert len(hits) == 2
         counts[depth] = counting.token_texts
     assert counts == {20: 3, 0: 0}  # the question and both passages; nothing when off
+
+
+def test_newer_bonus_halves_per_half_life_behind_the_newest():
+    days = {"new": date(2024, 6, 18), "month": date(2024, 5, 19), "undated": None}
+    bonus = newer_bonus(days, 1.0, 30.0)
+    assert bonus == {"new": 1.0, "month": 0.5}
+    assert newer_bonus({"a": None}, 1.0, 30.0) == {}
+    assert newer_bonus(days, 0.0, 30.0) == {}
+
+
+BRIDGE_OLD = ("The council closed the harbour bridge to lorries after engineers found cracks in two "
+              "of its steel girders, and said repairs would take several months. ") * 3
+BRIDGE_NEW = ("The council closed the harbour bridge to lorries once more after engineers found new "
+              "cracks in its steel girders, and said the repairs would take several months. ") * 3
+
+
+def test_a_question_without_a_period_prefers_the_newest_coverage_when_close(components, tmp_path):
+    old = write_article(tmp_path / "in", "old.md", "Harbour bridge closed to lorries", BRIDGE_OLD,
+                        outlet="Coast Post", published="2023-01-10")
+    new = write_article(tmp_path / "in", "new.md", "Harbour bridge shut to lorries", BRIDGE_NEW,
+                        outlet="Coast Post", published="2024-06-18")
+    run_ingest(components, [old, new])
+    question = "Why did the council close the harbour bridge to lorries?"
+
+    def dates(config: RetrievalConfig) -> list[str | None]:
+        return [p.published for p in retrieve(components, question, 2, SearchFilters(), config)]
+
+    assert dates(RetrievalConfig())[0] == "2024-06-18"
+    assert set(dates(RetrievalConfig(newer_weight=0.0))) == {"2023-01-10", "2024-06-18"}
+    # Asked as if on the older article's day, its own article is the newest there is.
+    until = SearchFilters(until=date(2023, 1, 12), as_of=date(2023, 1, 12))
+    assert [p.published for p in retrieve(components, question, 2, until)] == ["2023-01-10"]
+
+
+def test_the_newer_bonus_settles_close_calls_only():
+    """A passage first in both rankings keeps its place against a newer one that both rank
+    tenth: the bonus is worth less than that lead."""
+    c = RetrievalConfig()
+    lead = 2 / (c.rrf_k + 1) - 2 / (c.rrf_k + 10)
+    assert 0 < c.newer_weight / (c.rrf_k + 1) < lead
+
+
+def test_the_newer_bonus_only_reorders_the_chosen_passages(components, tmp_path):
+    """Which passages are shown is decided without the bonus, so recall@k cannot change."""
+    paths = [write_article(tmp_path / "in", f"b{i}.md", f"Harbour bridge report {i}", body,
+                           outlet="Coast Post", published=day)
+             for i, (body, day) in enumerate([(BRIDGE_OLD, "2023-01-10"), (BRIDGE_NEW, "2024-06-18"),
+                                              (OLD_BODY, "2022-03-01"), (NEW_BODY, "2025-02-02")])]
+    run_ingest(components, paths)
+    question = "Why did the council close the harbour bridge to lorries?"
+    for k in (1, 2, 3):
+        on = retrieve(components, question, k)
+        off = retrieve(components, question, k, config=RetrievalConfig(newer_weight=0.0))
+        assert {p.chunk_id for p in on} == {p.chunk_id for p in off}
