@@ -473,16 +473,17 @@ def _empties(c: Context) -> Case:
 # --- text stages: summaries and opinion
 
 
-@hostile("summary-2m-chars")
+@hostile("summary-longest-article")
 def _summary(c: Context) -> Case:
-    case = c.file_case("long.txt", "Long article\n\n" + filler(c.pick(1_999_000, 100_000), seed=5))
+    # just under NEWSDESK_MAX_ARTICLE_CHARS' default (500,000): the longest article accepted
+    case = c.file_case("long.txt", "Long article\n\n" + filler(c.pick(495_000, 100_000), seed=5))
     case.after.append(["summarize", "@BAD_ID", "--json"])
     return case
 
 
 @hostile("opinion-quote-heavy")
 def _quotes(c: Context) -> Case:
-    case = c.file_case("quotes.md", md("Quotes", "“a " * c.pick(200_000, 20_000) + BODY, date="2026-01-05"))
+    case = c.file_case("quotes.md", md("Quotes", "“a " * c.pick(160_000, 20_000) + BODY, date="2026-01-05"))
     case.after.append(["briefing", "--date", "2026-01-05", "--json"])
     return case
 

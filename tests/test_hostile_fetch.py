@@ -423,6 +423,21 @@ def test_a_feed_url_of_dripping_links_ends_in_its_budget(tmp_path, server):
     assert len([p for p in server.paths() if p.startswith("/slow") and p.endswith(".html")]) <= 3
 
 
+def test_the_last_link_of_a_feed_is_cut_off_at_the_feeds_budget(tmp_path, server):
+    """A link started just before the feed's link budget ends is cut off at the budget, not one
+    whole NEWSDESK_HTTP_DEADLINE later (a feed of dead links held one ingest for 67 s)."""
+    items = [(f"Slow {n}", f"{server.base}/late{n}.html", f"LATE-OWN-{n}. {WORDS * 4}") for n in range(3)]
+    server.routes["/late.rss"] = Route(rss(items), "application/rss+xml")
+    for n in range(3):
+        server.routes[f"/late{n}.html"] = Route(page(f"Slow {n}", "SLOW"), drip=0.2)
+    settings = make_settings(tmp_path, feed_poll_budget=1.5, http_timeout=5, http_deadline=8)
+    start = time.monotonic()
+    results = list(Loader(settings).load([server.base + "/late.rss"]))
+    assert time.monotonic() - start < 4
+    assert [type(r) for r in results] == [Article] * 3
+    assert all(f"LATE-OWN-{n}" in art.text for n, art in enumerate(results))
+
+
 # --------------------------------------------------------------------------- DNS rebinding (item 7)
 
 PUBLIC = "93.184.215.14"  # a public address (example.com's); never connected to here

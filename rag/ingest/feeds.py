@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import Any
 
 from rag.ingest.decoding import LoadError, content_type_charset, decode_markup
@@ -159,7 +160,7 @@ def _item_results(items: Iterable[FeedItem | LoadFailure], outlet: str | None, o
             continue
         where = f"{origin}#{item.n}"
         try:
-            art = _item_article(item, where, fetcher, time.monotonic() < deadline)
+            art = _within(fetcher, deadline, partial(_item_article, item, where, fetcher, time.monotonic() < deadline))
         except ItemTooShort as exc:
             yield LoadFailure(where, str(exc), skipped=True)
             continue
@@ -171,6 +172,20 @@ def _item_results(items: Iterable[FeedItem | LoadFailure], outlet: str | None, o
         art.given_id = item.item_id if not item.link else None
         art.locator = f"{path or origin}#{item.n}"
         yield art
+
+
+def _within(fetcher: Fetcher, deadline: float, work: Callable[[], Article]) -> Article:
+    """`work()` with the fetcher's requests cut off at `deadline` too (the feed's link budget), so
+    the last link cannot take a whole NEWSDESK_HTTP_DEADLINE past it; the fetcher's own deadline
+    and out-of-time state are restored after."""
+    old, was_out = fetcher.deadline, fetcher.out_of_time
+    fetcher.deadline = deadline if old is None else min(old, deadline)
+    try:
+        return work()
+    finally:
+        fetcher.deadline = old
+        if old is None or time.monotonic() < old:
+            fetcher.out_of_time = was_out
 
 
 def _item_article(item: FeedItem, where: str, fetcher: Fetcher, follow: bool = True) -> Article:
