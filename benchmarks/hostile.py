@@ -684,10 +684,10 @@ class Result:
     peak_mb: float = 0.0
 
 
-def _vm_rss_mb(pid: int) -> float:
+def _vm_rss_mb(pid: int, field: str = "VmRSS") -> float:
     with contextlib.suppress(OSError, ValueError, IndexError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
 
@@ -700,13 +700,16 @@ def spawn(spec: dict, env: dict[str, str], work: Path) -> tuple[list[dict] | Non
     start = time.monotonic()
     proc = subprocess.Popen([sys.executable, __file__, "--child", str(spec_path)], stdout=out, stderr=err,
                             env={**os.environ, **env}, cwd=work, start_new_session=True)
-    killed, usage = "", None
-    while usage is None:  # wait4, not poll: it gives this child's own peak RSS
+    # The peak is the child's own high-water mark (VmHWM), read while it runs: wait4's ru_maxrss
+    # also counts the parent's RSS at fork, so under a 2 GB pytest process every child read 2 GB.
+    killed, usage, hwm = "", None, 0.0
+    while usage is None:
+        hwm = max(hwm, _vm_rss_mb(proc.pid, "VmHWM"))
         pid, _, ru = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             usage = ru
             break
-        time.sleep(0.1)
+        time.sleep(0.05)
         if not killed and time.monotonic() - start > KILL_SECONDS:
             killed = f"killed after {KILL_SECONDS:.0f} s"
         elif not killed and _vm_rss_mb(proc.pid) > KILL_RSS_MB:
@@ -716,7 +719,7 @@ def spawn(spec: dict, env: dict[str, str], work: Path) -> tuple[list[dict] | Non
                 os.killpg(proc.pid, signal.SIGKILL)
     proc.returncode = 0  # reaped above
     seconds = time.monotonic() - start
-    peak = usage.ru_maxrss / 1024
+    peak = hwm or usage.ru_maxrss / 1024  # a child too quick to be read: its ru_maxrss
     out.seek(0)
     lines = [ln for ln in out.read().splitlines() if ln.startswith("[")]
     steps = json.loads(lines[-1]) if lines and not killed else None

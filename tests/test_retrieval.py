@@ -193,9 +193,11 @@ def test_newer_bonus_halves_per_half_life_behind_the_newest():
 
 
 BRIDGE_OLD = ("The council closed the harbour bridge to lorries after engineers found cracks in two "
-              "of its steel girders, and said repairs would take several months. ") * 3
-BRIDGE_NEW = ("The council closed the harbour bridge to lorries once more after engineers found new "
-              "cracks in its steel girders, and said the repairs would take several months. ") * 3
+              "of its steel girders. Hauliers were sent on a forty-minute detour through the ring road, "
+              "and the port warned that deliveries of timber and grain would run late all winter.")
+BRIDGE_NEW = ("Lorries are banned from the harbour bridge again: the council closed it after an inspection "
+              "found that the repaired girders had corroded. Fishermen at the quay said the closure would "
+              "cost them buyers, and the mayor promised a new crossing within five years.")
 
 
 def test_a_question_without_a_period_prefers_the_newest_coverage_when_close(components, tmp_path):
