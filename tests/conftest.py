@@ -79,3 +79,20 @@ def seeds() -> Path:
     if not SEEDS.is_dir():
         pytest.skip(f"seed articles not found at {SEEDS} (../shared is absent)")
     return SEEDS
+
+
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory, embedder, tokenizer):
+    """The five seed articles ingested once per test module, with no LLM."""
+    if not SEEDS.is_dir():
+        pytest.skip(f"seed articles not found at {SEEDS} (../shared is absent)")
+    from helpers import run_ingest
+
+    from rag.components import Components
+    from rag.settings import Settings
+
+    c = Components(Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("seeds"), llm="none"),
+                   embedder=embedder, tokenizer=tokenizer)
+    run_ingest(c, [SEEDS])
+    yield c
+    c.close()

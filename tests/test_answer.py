@@ -19,22 +19,6 @@ from rag.models import Passage
 QUESTIONS = json.loads((Path(__file__).parent / "data" / "seed_questions.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def seed_index(tmp_path_factory, embedder, tokenizer):
-    from conftest import SEEDS
-
-    if not SEEDS.is_dir():
-        pytest.skip(f"seed articles not found at {SEEDS} (../shared is absent)")
-    from rag.components import Components
-    from rag.settings import Settings
-
-    c = Components(Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("seeds"), llm="none"),
-                   embedder=embedder, tokenizer=tokenizer)
-    run_ingest(c, [SEEDS])
-    yield c
-    c.close()
-
-
 def assert_contract(c, answer) -> None:
     assert_cited(c, answer.answer, answer.citations)
 

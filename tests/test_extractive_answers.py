@@ -20,22 +20,6 @@ from rag.text.sentences import is_fragment
 HELD_OUT = json.loads((Path(__file__).parent / "data" / "seed_questions_heldout.json").read_text())
 
 
-@pytest.fixture(scope="module")
-def seed_index(tmp_path_factory, embedder, tokenizer):
-    from conftest import SEEDS
-
-    if not SEEDS.is_dir():
-        pytest.skip(f"seed articles not found at {SEEDS} (../shared is absent)")
-    from rag.components import Components
-    from rag.settings import Settings
-
-    c = Components(Settings(_env_file=None, data_dir=tmp_path_factory.mktemp("seeds"), llm="none"),
-                   embedder=embedder, tokenizer=tokenizer)
-    run_ingest(c, [SEEDS])
-    yield c
-    c.close()
-
-
 @pytest.mark.parametrize("text", [
     "North Korea pursues nuclear weaponry",
     "Where to watch: Apple TV, Amazon Prime Video, Google Play",
