@@ -475,8 +475,8 @@ def _empties(c: Context) -> Case:
 
 @hostile("summary-longest-article")
 def _summary(c: Context) -> Case:
-    # just under NEWSDESK_MAX_ARTICLE_CHARS' default (500,000): the longest article accepted
-    case = c.file_case("long.txt", "Long article\n\n" + filler(c.pick(495_000, 100_000), seed=5))
+    # just under NEWSDESK_MAX_ARTICLE_CHARS' default (200,000): the longest article accepted
+    case = c.file_case("long.txt", "Long article\n\n" + filler(c.pick(195_000, 100_000), seed=5))
     case.after.append(["summarize", "@BAD_ID", "--json"])
     return case
 

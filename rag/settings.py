@@ -92,11 +92,12 @@ class Settings(BaseSettings):
 
     # Ingestion
     max_article_chars: int = Field(
-        # 500,000: long-form features run to about 100,000 characters; an article at this limit
-        # is about 1,200 passages, embedded in about 33 s on 2 cores (benchmarks/README.md), which
-        # keeps one ingest of any single input within the 60 s bound of issue #18 (2,000,000 took
-        # over 150 s in benchmarks/hostile.py).
-        default=500_000,
+        # 200,000: twice the longest of the 2,247 RealTime QA articles (100,000 characters; long-form
+        # features run about that long). On a 2-core AMD EPYC (AVX2), benchmarks/hostile.py took
+        # 70 s to ingest 495,000 characters idle, and 41 s idle but 71 s under load for 295,000:
+        # past the 60 s bound for one input of issue #18. 195,000 took the time in
+        # benchmarks/README.md ("Hostile input").
+        default=200_000,
         description="Longest article accepted, in characters of text (a JSONL file of many small "
         "articles is fine).",
         json_schema_extra=_doc("ingestion", readme=True),
