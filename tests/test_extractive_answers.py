@@ -1,7 +1,9 @@
 """Extractive answers that answer the question (issue #19): expected answer types, neighbours as
 candidates, list questions over several articles, the near-miss test, "What did X say?",
 metadata questions, yes/no questions, fragments never chosen, every quoted sentence in the
-sources. The held-out seed set (tests/data/seed_questions_heldout.json) was never tuned on."""
+sources. The held-out seed set is tests/data/seed_questions_heldout2.json (never tuned on); the
+first held-out set (tests/data/seed_questions_heldout.json) became a tuning set once its failures
+were studied."""
 
 from __future__ import annotations
 
@@ -14,10 +16,18 @@ from helpers import assert_cited, run_ingest, write_article
 
 from rag.answer.extractive import NOT_COVERED
 from rag.answer.pipeline import answer_question
-from rag.answer.question_types import expected_type, is_list_question, missing_names
+from rag.answer.question_types import (
+    coordinations,
+    event_place,
+    expected_type,
+    is_list_question,
+    list_head,
+    missing_names,
+)
 from rag.text.sentences import is_fragment
 
-HELD_OUT = json.loads((Path(__file__).parent / "data" / "seed_questions_heldout.json").read_text())
+HELD_OUT = json.loads((Path(__file__).parent / "data" / "seed_questions_heldout2.json").read_text())
+TUNING = json.loads((Path(__file__).parent / "data" / "seed_questions_heldout.json").read_text())
 
 
 @pytest.mark.parametrize("text", [
@@ -61,7 +71,8 @@ def test_sentences_are_not_fragments(text):
     ("Does North Korea sell arms to Russia?", "yesno"),
     ("Why is Russia turning to North Korea?", "reason"),
     ("What did Stoltenberg say?", "say"),
-    ("What is North Korea seeking in return?", None),
+    ("What is North Korea seeking in return?", "exchange"),
+    ("What is North Korea seeking?", None),
 ])
 def test_expected_answer_type(question, kind):
     assert expected_type(question) == kind
@@ -71,6 +82,26 @@ def test_list_questions():
     assert is_list_question("What weapons is North Korea supplying to Russia?")
     assert is_list_question("Which countries is Russia partnering with?")
     assert not is_list_question("Where did Putin and Kim Jong Un meet?")
+    assert list_head("Which weapons does Russia get from North Korea?") == "weapons"
+    assert list_head("What dual-use goods has China sent to Russia?") == "goods"
+    assert list_head("Where did Putin and Kim Jong Un meet?") is None
+
+
+def test_list_items_are_coordinations():
+    q = "Which countries is Russia partnering with?"
+    assert coordinations("Russia has expanded its alliances with China, North Korea, and Iran in recent months.", q) \
+        == ["China North Korea Iran"]
+    assert coordinations("That includes “machine tools [and] microelectronics.”", q) == ["machine tools microelectronics"]
+    assert coordinations("Korea is supplying Russia with artillery and other ammunition.", q) == ["artillery ammunition"]
+    assert coordinations("The alliance between Russia and North Korea has grown.", q) == []  # a pair, no list
+
+
+def test_event_place():
+    q = "Where did Putin and Kim Jong Un meet?"
+    assert event_place("The meeting, held at the Vostochny Cosmodrome in Russia's Far East, underscored ties.", q)
+    assert not event_place("The meeting between Putin and Kim alarmed officials, particularly in the United States.", q)
+    assert not event_place("The meeting, held at the Vostochny Cosmodrome, underscored ties.",
+                           "Which countries is Russia partnering with?")
 
 
 def _library(tmp_path):
@@ -130,39 +161,58 @@ def _check_answer(c, item: dict, ans) -> str | None:
     return None
 
 
-@pytest.mark.model  # needs the real model: which sentences mean the same
-def test_held_out_seed_questions(seed_index):
-    """The failure kinds of issue #19 on questions never tuned on: every answer passes the
-    citation contract and shows each quoted sentence in its source, and at least 16 of the 20 are
-    answered right (measured 16/20 on 2026-12-01: a place question, an exchange, a list question
-    and "the article about ..." when the newest passage is another article's still fail; #19
-    wants all 20). A floor, so that a regression shows."""
+def _failures(c, items: list[dict]) -> list[str]:
+    """The items answered wrong, after checking that every answer passes the citation contract
+    and shows each quoted sentence in its source."""
     failures = []
-    for item in HELD_OUT["answerable"]:
-        ans = answer_question(seed_index, item["q"])
+    for item in items:
+        ans = answer_question(c, item["q"])
         assert ans.mode == "extractive"
-        assert_cited(seed_index, ans.answer, ans.citations)
+        assert_cited(c, ans.answer, ans.citations)
         quotes = {cit.n: cit.quote for cit in ans.citations}
         for sentence, n in _quoted_sentences(ans.answer):
             if not sentence.startswith("The article"):  # metadata answers are not quotes
                 assert " ".join(sentence.split()) in " ".join(quotes[n].split()).replace("[", "(").replace("]", ")")
-        why = _check_answer(seed_index, item, ans)
+        why = _check_answer(c, item, ans)
         if why:
             failures.append(f"{item['kind']}: {item['q']} -> {why}: {ans.answer[:200]}")
+    return failures
+
+
+@pytest.mark.model  # needs the real model: which sentences mean the same
+def test_held_out_seed_questions(seed_index):
+    """The failure kinds of issue #19 on questions never tuned on (seed_questions_heldout2.json).
+    Every answer passes the citation contract and shows each quoted sentence in its source. Written
+    before the changes it measures: 13/20 right with the code of that morning, 15/20 after (run
+    once, 2026-12-01). Still wrong: a list question not worded "What <things> …" ("What has North
+    Korea given Russia …?"), two yes/no questions ("Would the arms deal … violate UN resolutions?",
+    "Has Joe Biden spoken out …?"), "the article about Russia turning to North Korea out of
+    desperation" (another article holds that phrase) and "Russia's biggest supplier" (the article
+    says "largest"). #19 wants all 20; the floor is what was measured, so that a regression shows."""
+    failures = _failures(seed_index, HELD_OUT["answerable"])
     assert len(HELD_OUT["answerable"]) == 20
-    assert len(failures) <= 4, "\n".join(failures)
+    assert len(failures) <= 5, "\n".join(failures)
+
+
+@pytest.mark.model
+def test_tuning_seed_questions_of_issue_19(seed_index):
+    """The first held-out set, now tuned on (seed_questions_heldout.json): 16/20 right
+    before the fixes of issue #19 studied on it (place of an event, "in return", list items,
+    "the article about …"), 20/20 after."""
+    failures = _failures(seed_index, TUNING["answerable"])
+    assert len(failures) <= 0, "\n".join(failures)
 
 
 @pytest.mark.model
 def test_held_out_near_misses_and_off_topic_are_refused(seed_index):
     """A question whose rare name is in no retrieved passage is refused or told that no article
     mentions it; off-topic questions are refused."""
-    for item in HELD_OUT["refuse"]:
+    for item in HELD_OUT["refuse"] + TUNING["refuse"]:
         ans = answer_question(seed_index, item["q"])
         assert not ans.answerable or not ans.citations, (item["q"], ans.answer)
         if ans.answer != NOT_COVERED:
             assert item["missing"].lower() in ans.answer.lower() and "no indexed article mentions" in ans.answer
-    for q in HELD_OUT["unanswerable"]:
+    for q in HELD_OUT["unanswerable"] + TUNING["unanswerable"]:
         ans = answer_question(seed_index, q)
         assert not ans.answerable and ans.answer == NOT_COVERED, (q, ans.answer)
 

@@ -4,6 +4,7 @@ article's own metadata (title, outlet, author, published date) and cited to that
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -69,6 +70,28 @@ def _by_title(c: Components, title: str) -> ArticleRecord | None:
     return best if best_share >= TITLE_MATCH else None
 
 
+def _by_description(c: Components, described: str, passages: list[Passage]) -> ArticleRecord | None:
+    """Of the retrieved passages' articles, the one whose title and text best hold the words of
+    the description ("the article about X"): each word weighs by its rarity among them, a title
+    word twice. The best passage's article is often another one, say the newest on the topic."""
+    want = set(_norm(described))
+    records = []
+    for aid in dict.fromkeys(p.article_id for p in passages):
+        rec = c.registry.get(aid, with_text=True)
+        if rec is not None:
+            records.append((rec, set(_norm(rec.text or "")), set(_norm(rec.title or ""))))
+    if not want or not records:
+        return None
+    df = {w: sum(w in body or w in title for _, body, title in records) for w in want}
+    idf = {w: math.log(1 + len(records) / (1 + df[w])) for w in want}
+
+    def fit(item: tuple[ArticleRecord, set[str], set[str]]) -> float:
+        _, body, title = item
+        return sum(idf[w] * ((w in body) + 2 * (w in title)) for w in want)
+
+    return max(records, key=fit)[0]  # ties: the first (best-ranked) passage's article
+
+
 def _first_passage(c: Components, rec: ArticleRecord, passages: list[Passage]) -> Passage | None:
     for p in passages:
         if p.article_id == rec.article_id:
@@ -95,7 +118,7 @@ def _quote(c: Components, rec: ArticleRecord, p: Passage) -> str:
 def metadata_answer(c: Components, question: str, passages: list[Passage]) -> MetadataAnswer | None:
     """The answer to a question about an article's metadata, or None when `question` is not one
     or names no indexed article. A quoted title is looked up among all titles; a described
-    article ("the article about …") is the best retrieved passage's article."""
+    article ("the article about …") is the retrieved article that best fits the description."""
     wanted = metadata_field(question)
     quoted = _QUOTED.search(question)
     # Only a question about an article ("the article titled …", a quoted title) is one: "Who
@@ -104,7 +127,8 @@ def metadata_answer(c: Components, question: str, passages: list[Passage]) -> Me
         return None
     rec = _by_title(c, quoted.group(1)) if quoted else None
     if rec is None and passages and not quoted:
-        rec = c.registry.get(passages[0].article_id)
+        about = _ABOUT.search(question.replace("'", "").replace('"', ""))
+        rec = _by_description(c, about.group(1), passages) if about else c.registry.get(passages[0].article_id)
     if rec is None:
         return None
     p = _first_passage(c, rec, passages)

@@ -13,6 +13,9 @@ _YESNO = re.compile(rf"^{_AUX}\b")
 _REASON = re.compile(r"\bwhy\b|\bwhat (?:caused|prompted|led to|drove|motivated)\b|\bfor what reason\b|"
                      r"\bwhat (?:is|was|are|were) the (?:reason|cause|motive)s?\b")
 _SAY = re.compile(rf"\bwhat {_AUX}\b.*\b(?:say|said|saying|tell|told|claim|announce|warn|state)\b")
+# "What is North Korea seeking in return?": the answer is what comes back, which articles write
+# beside "in return", often in the sentence after the one the question restates.
+_EXCHANGE = re.compile(r"\bin (?:return|exchange)\b|\bin turn\b")
 _NUMBER = re.compile(r"\bhow (?:many|much|long|old|far|big|large|high|often)\b|"
                      r"\bwhat (?:number|percentage|percent|share|amount|price|cost|proportion|rate)\b")
 _DATE = re.compile(r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|time|week)\b")
@@ -37,11 +40,13 @@ _LIST = re.compile(r"^(?:what|which)\s+(?:[\w-]+\s+)?(?:weapons|countries|nation
 
 
 def expected_type(question: str) -> str | None:
-    """The kind of answer `question` expects: "yesno", "reason", "say", "number", "date",
+    """The kind of answer `question` expects: "yesno", "exchange", "reason", "say", "number", "date",
     "person", "place", "organization", or None (a thing or a description)."""
     q = " ".join(question.lower().split())
     if _YESNO.match(q):
         return "yesno"
+    if _EXCHANGE.search(q):
+        return "exchange"
     if _REASON.search(q):
         return "reason"
     if _SAY.search(q) and not q.startswith("who"):
@@ -63,6 +68,60 @@ def expected_type(question: str) -> str | None:
 def is_list_question(question: str) -> bool:
     """Whether the question asks for several things ("What weapons is North Korea supplying?")."""
     return bool(_LIST.search(" ".join(question.lower().split())))
+
+
+_LIST_HEAD = re.compile(rf"^(?:what|which)\s+(?:(?:kinds?|types?|sorts?) of\s+)?(?:[\w-]+\s+)?([a-z][\w-]*)\s+{_AUX}\b")
+
+
+def list_head(question: str) -> str | None:
+    """The noun a list question asks for instances of ("What weapons is …?" -> "weapons"), or None."""
+    q = " ".join(question.lower().split())
+    m = _LIST_HEAD.match(q) if is_list_question(q) else None
+    return m.group(1) if m else None
+
+
+_TOKEN = re.compile(r"[A-Za-z][\w'’-]*|[^\w\s\[\]]")
+_CONJUNCTIONS = frozenset({"and", "or"})
+_PAIRING = frozenset({"between", "both", "either", "neither"})  # "between X and Y" pairs, lists nothing
+_CONJUNCT_WORDS = 3  # words of one conjunct ("artillery shells", "North Korea")
+
+
+def _conjunct(tokens: list[str], i: int, step: int) -> tuple[list[str], int]:
+    """The run of up to _CONJUNCT_WORDS non-stop words from tokens[i] on (step 1) or back (step
+    -1), and the index where it stopped."""
+    words: list[str] = []
+    while 0 <= i < len(tokens) and len(words) < _CONJUNCT_WORDS:
+        t = tokens[i]
+        if not t[0].isalpha() or t.lower() in STOPWORDS or t.lower() in _PAIRING:
+            break
+        if t.lower() != "other":
+            words.append(t)
+        i += step
+    return (words[::-1] if step < 0 else words), i
+
+
+def coordinations(sentence: str, question: str) -> list[str]:
+    """The coordinated phrases of `sentence` ("rockets and artillery shells", "China, North
+    Korea, and Iran", "machine tools [and] microelectronics"), conjuncts cut at stop words, with
+    the question's own words left out, where two words remain: the items of a list answer."""
+    tokens = _TOKEN.findall(sentence)
+    qwords = {w.lower() for w in _TOKEN.findall(question)}
+    out = []
+    for k, tok in enumerate(tokens):
+        if tok.lower() not in _CONJUNCTIONS:
+            continue
+        j = k + 1 + (k + 1 < len(tokens) and tokens[k + 1].lower() == "other")
+        right, _ = _conjunct(tokens, j, 1)
+        left, i = _conjunct(tokens, k - 1 - (k > 0 and tokens[k - 1] == ","), -1)
+        while left and i > 0 and tokens[i] == ",":  # "China, North Korea, and Iran"
+            more, i = _conjunct(tokens, i - 1, -1)
+            if not more:
+                break
+            left = more + left
+        left, right = [w for w in left if w.lower() not in qwords], [w for w in right if w.lower() not in qwords]
+        if left and right:
+            out.append(" ".join(left + right))
+    return out
 
 
 _QUESTION_WORDS = frozenset("what which who whom whose where when why how is are was were do does did has have "
@@ -116,11 +175,17 @@ _DATE_WORD = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[
                         r"yesterday|last (?:week|month|year)|earlier this (?:week|month|year))\b", re.I)
 _NAME = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)+\b")
 _PLACE_NAME = re.compile(r"\b(?:in|at|to|from|near|inside|outside)\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)*)")
+_MONTH_OR_DAY = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*$",
+                           re.I)
+# The place of an event: "held at the Vostochny Cosmodrome", "met in Geneva", "took place near …".
+_EVENT_PLACE = re.compile(r"\b(?:held|hosted|took place|taking place|met|meet|meeting|gathered|convened|staged)"
+                          r"\s+(?:[a-z]+\s+){0,2}?(?:at|in|near|inside)\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)*)")
 _ORG_NAME = re.compile(r"\b(?:[A-Z][\w&-]+\s+){0,3}(?:Journal|Times|Post|News|Ministry|Agency|Corp|Inc|Bank|"
                        r"Council|Party|Forum|Group|Company|Committee|Organization|Institute|Association|"
                        r"Union|Reuters|Press|Bureau|Department|Office|Commission|Fund)\b|\b[A-Z]{2,6}\b")
 # A capitalized word that does not open the sentence, or a quoted title.
 _CAPITALIZED = re.compile(r"(?<=[\w,;:)] )[A-Z][\w’'-]+(?:\s+[A-Z][\w’'-]+)*|“[^”]{2,60}”")
+_IN_RETURN = re.compile(r"\bin (?:return|exchange)\b|\bin turn\b|\bin compensation\b|\bin payment\b", re.I)
 _POLARITY = re.compile(r"\b(?:not|no|never|neither|nor|none|n[’']t|denied|denies|deny|confirmed|confirms|"
                        r"indeed|formal|only|yes)\b", re.I)
 _CAUSE = re.compile(r"\b(?:because|due to|as a result|result of|caused by|driven by|need for|needs|in order to|"
@@ -145,15 +210,27 @@ def carries(kind: str | None, sentence: str, question: str) -> bool:
     if kind == "person":
         return _new(_NAME.findall(sentence), question)
     if kind == "place":
-        return _new(_PLACE_NAME.findall(sentence), question)
+        return _new([n for n in _PLACE_NAME.findall(sentence) if not _MONTH_OR_DAY.match(n.split()[0])], question)
     if kind == "organization":
         return _new(_ORG_NAME.findall(sentence), question)
     if kind == "yesno":
         return bool(_POLARITY.search(sentence))
     if kind == "reason":
         return bool(_CAUSE.search(sentence))
+    if kind == "exchange":
+        return bool(_IN_RETURN.search(sentence))
     if kind == "say":
         return bool(_SPEECH.search(sentence))
     if kind == "entity":
         return _new(_CAPITALIZED.findall(sentence), question)
     return False
+
+
+_WHERE = re.compile(r"\bwhere\b|\b(?:which|what)\s+(?:[\w-]+\s+)?(?:site|venue|location|place)\b", re.I)
+
+
+def event_place(sentence: str, question: str) -> bool:
+    """For a question asking where (not "Which countries …?"): Whether `sentence` names where an event happened ("The meeting, held at the Vostochny
+    Cosmodrome …"), with a place the question does not hold: a stronger answer to "Where did …
+    meet?" than a sentence that mentions a place in passing ("… particularly in the United States")."""
+    return bool(_WHERE.search(question)) and _new(_EVENT_PLACE.findall(sentence), question)
