@@ -63,6 +63,7 @@ test-fast: $(VENV)/.installed-test
 	NEWSDESK_TEST_FAST=1 $(BIN)/python -m pytest -q
 
 bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/speed.py --articles $(BENCH_ARTICLES)
 	$(BIN)/python benchmarks/seed_qa.py
 	$(BIN)/python benchmarks/retrieval.py --articles $(BENCH_ARTICLES)
 	$(BIN)/python benchmarks/briefing.py --articles 400

@@ -197,7 +197,7 @@ class Replay:
         """Late interaction as rag.retrieval scores it: each question token's best passage token."""
         for text in (question, self.texts[i]):
             if text not in self._tokens:
-                self._tokens[text] = self.c.embedder.token_vectors([text])[0]
+                self._tokens[text] = self.c.token_embedder.token_vectors([text])[0]
         return maxsim(self._tokens[question], self._tokens[self.texts[i]])
 
     @cached_property

@@ -96,8 +96,7 @@ class BotCore:
                     c = self._factory(settings)
                 else:
                     shared = next(iter(self._components.values()), None)
-                    c = Components(settings, embedder=shared.embedder, tokenizer=shared.tokenizer,
-                                   llm=shared.llm) if shared else Components(settings)
+                    c = Components(settings, share=shared) if shared else Components(settings)
                 self._components[name] = c
             return self._components[name]
 

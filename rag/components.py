@@ -12,18 +12,34 @@ after one check at the start its own writes never cause a reopen.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.llm.chat import ChatLLM, build_llm
 from rag.settings import Settings
-from rag.store.embeddings import Embedder, Tokenizer, build_embedder
+from rag.store.embeddings import (
+    Embedder,
+    Tokenizer,
+    build_embedder,
+    bulk_candidates,
+    onnx_embedder,
+    space_of,
+)
 from rag.store.locking import write_lock
+from rag.store.model_files import MODEL_NAME, EmbeddingError
+from rag.store.onnx_export import PRECISIONS, default_cache_dir
 from rag.store.registry import Registry
-from rag.store.vectorstore import VectorStore, chroma_client
+from rag.store.vectorstore import StoreError, VectorStore, chroma_client
+
+if TYPE_CHECKING:
+    from rag.store.calibration import Calibration
+
+log = logging.getLogger(__name__)
 
 _FROM_SETTINGS: object = object()  # `llm=` not given: build it from the settings
 
@@ -31,9 +47,22 @@ _FROM_SETTINGS: object = object()  # `llm=` not given: build it from the setting
 class Components:
     """The backends of one collection, built lazily so cheap commands stay cheap."""
 
+    _injected_embedder: bool  # an embedder was given (tests): it serves every use
+
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
-                 tokenizer: Tokenizer | None = None, llm: ChatLLM | None | object = _FROM_SETTINGS):
+                 tokenizer: Tokenizer | None = None, llm: ChatLLM | None | object = _FROM_SETTINGS,
+                 share: Components | None = None):
+        """`share`: another collection's Components (the bot, `newsdesk run`), whose models are
+        reused where they fit: the tokenizer and LLM always, the embedders when its vectors are
+        in the same precision (collections may differ: one made before fp32 was the default)."""
         self.settings = settings
+        self._share = share
+        if share is not None:
+            tokenizer = tokenizer or share.tokenizer
+            llm = share.llm if llm is _FROM_SETTINGS else llm
+            if share._injected_embedder and embedder is None:
+                embedder = share.embedder
+        self._injected_embedder = embedder is not None
         if embedder is not None:
             self.__dict__["embedder"] = embedder
         if tokenizer is not None:
@@ -52,9 +81,101 @@ class Components:
 
     @cached_property
     def embedder(self) -> Embedder:
-        """The embedding backend (loads the model on first use)."""
+        """The query-time embedding backend, in this collection's vector space (loads the model
+        on first use)."""
+        if self._share is not None and self._share.precision == self.precision:
+            return self._share.embedder
         return build_embedder(self.settings.embedding_backend, self.settings.embed_batch_size,
-                              self.settings.model_cache_dir)
+                              self.settings.model_cache_dir, self.precision)
+
+    @cached_property
+    def bulk_embedder(self) -> Embedder:
+        """The embedder for bulk work (ingest, repair, reindex): the same vectors as `embedder`,
+        from the backend measured fastest on this CPU (calibration.py) unless one is forced or
+        the embedder was injected (tests: one backend for everything)."""
+        if self._injected_embedder or self.settings.embedding_backend != "auto":
+            return self.embedder
+        if self._share is not None and self._share.precision == self.precision:
+            return self._share.bulk_embedder
+        return self.bulk_for(self.precision)
+
+    def bulk_for(self, precision: str) -> Embedder:
+        """The fastest backend computing `precision`'s vectors on this CPU (calibrated once)."""
+        query = self.embedder if precision == self.precision else self.query_embedder_for(precision)
+        candidates = bulk_candidates(precision, self.settings.embed_batch_size, query)
+        if len(candidates) == 1:
+            return query
+        found = self._calibrate(precision, candidates)
+        return candidates[found.chosen]()
+
+    def query_embedder_for(self, precision: str) -> Embedder:
+        """A query-time embedder for `precision`'s vectors."""
+        s = self.settings
+        return build_embedder(s.embedding_backend, s.embed_batch_size, s.model_cache_dir, precision)
+
+    def _calibration_file(self) -> tuple[Path, str]:
+        from rag.store.calibration import cpu_key
+        from rag.store.onnx_export import model_key
+
+        return (self.settings.model_cache_dir or default_cache_dir()) / "calibration.json", cpu_key(model_key())
+
+    def _calibrate(self, precision: str, candidates) -> Calibration:
+        from rag.store.calibration import calibrate
+
+        cache, key = self._calibration_file()
+        return calibrate(f"{MODEL_NAME}/{precision}", candidates, cache, key, self.settings.embed_batch_size)
+
+    def calibration(self, precision: str | None = None) -> Calibration | None:
+        """This CPU's measured backend rates for `precision`'s vectors (None if never measured)."""
+        from rag.store.calibration import cached_calibration
+
+        cache, key = self._calibration_file()
+        return cached_calibration(cache, key, f"{MODEL_NAME}/{precision or self.precision}")
+
+    @cached_property
+    def precision(self) -> str:
+        """The precision of this collection's vectors: the one recorded, else the setting's."""
+        wanted = self.settings.embedding_precision
+        recorded = self.registry.embedding_space() if self.registry_exists() else None
+        model, _, precision = (recorded or "").partition("/")
+        if model != MODEL_NAME or precision not in PRECISIONS:
+            return wanted  # nothing indexed yet, or a test's own embedder
+        if precision != wanted:
+            log.warning("collection %r holds %s vectors; NEWSDESK_EMBEDDING_PRECISION=%s applies to "
+                        "it after `newsdesk reindex`", self.settings.collection, precision, wanted)
+        return precision
+
+    def check_space(self) -> None:
+        """StoreError if this collection's vectors are in another space than `embedder`'s (they
+        must never be mixed or compared)."""
+        recorded = self.registry.embedding_space() if self.registry_exists() else None
+        mine = space_of(self.embedder)
+        if recorded is not None and recorded != mine:
+            raise StoreError(f"collection {self.settings.collection!r} holds {recorded} vectors, and "
+                             f"this Newsdesk embeds in {mine}: run `newsdesk reindex` to re-embed it, "
+                             "or use the settings it was made with")
+
+    def record_space(self) -> None:
+        """Record the vector space before the first vectors are written."""
+        self.check_space()
+        self.registry.record_space(space_of(self.embedder))
+
+    @cached_property
+    def token_embedder(self) -> Embedder:
+        """Whose token vectors the late-interaction re-rank scores (question and passages alike,
+        so they need not be in the collection's space): the int8 ONNX model, one passage per
+        call. On a 2-core AMD EPYC (AVX2), idle, 20 passages took 0.90 s that way, against 3.25 s
+        as one padded fp32 ONNX call; the re-rank's recall gain was measured with it
+        (benchmarks/README.md). An injected or forced backend serves its own."""
+        if self._injected_embedder or self.settings.embedding_backend != "auto" or self.precision == "int8":
+            return self.embedder
+        if self._share is not None and self._share.settings.embedding_backend == "auto":
+            return self._share.token_embedder
+        try:
+            return onnx_embedder("int8", self.settings.embed_batch_size, self.settings.model_cache_dir)
+        except (EmbeddingError, OSError, ImportError) as exc:
+            log.warning("re-ranking with the query embedder: %s", exc)
+            return self.embedder
 
     @cached_property
     def tokenizer(self) -> Tokenizer:
@@ -80,6 +201,8 @@ class Components:
             store = self._store
             if store is None:
                 self._store = store = self._open_store()
+            elif not (self._writers and self._synced) and self._vectors_moved(store):
+                self._store = store = self._open_store()  # a reindex: new vectors, maybe a new space
             elif not self.settings.chroma_host and not (self._writers and self._synced):
                 generation = self.generation()
                 if generation != store.generation:
@@ -94,7 +217,20 @@ class Components:
         def connect():
             return chroma_client(self.data_dir, s.chroma_host, s.chroma_port, s.chroma_ssl)
 
-        return VectorStore(connect(), s.collection, self.embedder, reconnect=connect, generation=generation)
+        self.check_space()
+        name = self.registry.vector_collection(s.collection) if self.registry_exists() else s.collection
+        return VectorStore(connect(), name, self.embedder, reconnect=connect, generation=generation)
+
+    def _vectors_moved(self, store: VectorStore) -> bool:
+        """Whether a reindex moved this collection's vectors since `store` was opened; then the
+        cached query embedder is dropped too, unless injected (the new vectors may be in
+        another precision)."""
+        if not self.registry_exists() or self.registry.vector_collection(self.settings.collection) == store.name:
+            return False
+        if not self._injected_embedder:
+            for name in ("embedder", "bulk_embedder", "token_embedder", "precision"):
+                self.__dict__.pop(name, None)
+        return True
 
     def generation(self) -> int:
         """The registry's count of changes to what is indexed (0 before anything was ingested)."""

@@ -111,6 +111,7 @@ def sent_embeds(rec: Recorder) -> list[discord.Embed]:
     return [e for name, kw in rec.calls if name == "followup" for e in kw.get("embeds") or []]
 
 
+@pytest.mark.model  # which sentence answers "how many were injured" needs the model's semantics
 def test_ask_defers_first_runs_off_the_loop_and_sends_cited_embeds(core):
     bot = make_bot(core, cooldown=0)
     seen = {}

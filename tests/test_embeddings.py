@@ -1,5 +1,5 @@
-"""The embedding backends: the int8 ONNX export agrees with torch, is made locally once, and
-keeps torch out of query-time processes."""
+"""The embedding backends: the ONNX exports agree with torch (fp32 exactly, int8 closely), are
+made locally once, and keep torch out of query-time processes; calibration picks the fastest."""
 
 from __future__ import annotations
 
@@ -20,14 +20,23 @@ TEXTS = [
 ]
 
 
-def test_onnx_export_matches_torch(embedder):
-    onnx = embedder if isinstance(embedder, OnnxEmbedder) else build_embedder("onnx")
+def _onnx(embedder, precision: str = "fp32") -> OnnxEmbedder:
+    if isinstance(embedder, OnnxEmbedder) and embedder.precision == precision:
+        return embedder
+    return build_embedder("onnx", precision=precision)  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("precision, floor", [("fp32", 0.9999), ("int8", 0.97)])
+def test_onnx_export_matches_torch(embedder, precision, floor):
+    onnx = _onnx(embedder, precision)
     a = onnx.embed(TEXTS)
     b = TorchEmbedder().embed(TEXTS)
     assert a.shape == b.shape == (len(TEXTS), 384)
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-4)
     cos = (a * b).sum(axis=1)
-    assert cos.min() >= 0.97, cos  # int8 weights: measured 0.98-0.99 on RealTime QA passages
+    # fp32: the same model, so the same vectors up to float rounding (measured 0.99999988 on 160
+    # RealTime QA passages); int8 weights: measured 0.98-0.99.
+    assert cos.min() >= floor, cos
     # Order-independent: batching by length must not mix rows up.
     assert np.allclose(onnx.embed(TEXTS[::-1])[::-1], a, atol=1e-5)
 
@@ -35,16 +44,17 @@ def test_onnx_export_matches_torch(embedder):
 def test_token_vectors_agree_across_backends_and_match_the_word_pieces(embedder, tokenizer):
     # Late-interaction re-ranking (rag/retrieval.py) scores question tokens against passage
     # tokens: one unit row per word piece, [CLS]/[SEP] left out, capped at the model's window.
-    onnx = embedder if isinstance(embedder, OnnxEmbedder) else build_embedder("onnx")
+    onnx = _onnx(embedder)
     a = onnx.token_vectors(TEXTS)
     b = TorchEmbedder().token_vectors(TEXTS)
     counts = tokenizer.count(TEXTS)
     for text_a, text_b, n in zip(a, b, counts):
         assert text_a.shape == text_b.shape == (min(n, 254), 384)
         assert np.allclose(np.linalg.norm(text_a, axis=1), 1.0, atol=1e-4)
-        assert (text_a * text_b).sum(axis=1).mean() >= 0.95
-    # A text's vectors do not depend on what else was in the call.
-    assert np.allclose(onnx.token_vectors([TEXTS[0]])[0], a[0], atol=1e-6)
+        assert (text_a * text_b).sum(axis=1).min() >= 0.9999  # fp32: torch's own vectors
+    # A text's vectors do not depend on what else was in the (one, padded) call.
+    assert np.allclose(onnx.token_vectors([TEXTS[0]])[0], a[0], atol=1e-4)
+    assert np.allclose(onnx.token_vectors([TEXTS[3], TEXTS[0]])[1], a[0], atol=1e-4)
     # They are the model's own outputs for the word pieces, in order: [CLS] and [SEP] are the
     # first and last positions (the long text is cut to 256 before them).
     enc = onnx._tokenizer.encode_batch([TEXTS[2]])[0]
@@ -64,8 +74,8 @@ def test_backends_embed_correctly_from_several_threads(embedder, backend):
     from concurrent.futures import ThreadPoolExecutor
 
     if backend == "onnx":
-        ready = embedder if isinstance(embedder, OnnxEmbedder) else build_embedder("onnx")
-        emb = OnnxEmbedder(ready.model_path, batch_size=16)  # a new instance: not loaded yet
+        ready = _onnx(embedder)
+        emb = OnnxEmbedder(ready.model_path, batch_size=16, precision="fp32")  # a new instance: not loaded yet
     else:
         emb = TorchEmbedder(batch_size=2)
     texts = [f"{t} ({i})" for i, t in enumerate(TEXTS * 2)]
@@ -77,18 +87,21 @@ def test_backends_embed_correctly_from_several_threads(embedder, backend):
 
 
 def test_export_is_local_and_reused(tmp_path):
-    path = onnx_model_path(tmp_path)
+    path = onnx_model_path(tmp_path, precision="fp32")
     assert not path.exists()
     first = build_embedder("onnx", cache_dir=tmp_path)
     assert isinstance(first, OnnxEmbedder) and path.exists()
     stamp = path.stat().st_mtime_ns
     build_embedder("onnx", cache_dir=tmp_path).embed(["again"])
     assert path.stat().st_mtime_ns == stamp  # prepared once, then reused
-    assert not [p for p in path.parent.iterdir() if p.suffix == ".tmp" or "fp32" in p.name]
+    assert not [p for p in path.parent.iterdir() if ".tmp" in p.name or ".fp32." in p.name]
+    int8 = build_embedder("onnx", cache_dir=tmp_path, precision="int8")  # its own file
+    assert isinstance(int8, OnnxEmbedder) and int8.model_path != first.model_path
+    assert onnx_model_path(tmp_path, precision="int8").exists()
 
 
 def test_a_damaged_export_is_prepared_again(tmp_path):
-    path = onnx_model_path(tmp_path)
+    path = onnx_model_path(tmp_path, precision="fp32")
     path.parent.mkdir(parents=True)
     path.write_bytes(b"not an onnx model")  # e.g. a disk that filled up mid-write by another tool
     embedder = build_embedder("auto", cache_dir=tmp_path)
@@ -101,8 +114,11 @@ def test_unknown_backend_is_a_clear_error():
 
     with pytest.raises(EmbeddingError, match="unknown embedding backend"):
         build_embedder("gpu")
+    with pytest.raises(EmbeddingError, match="torch backend computes fp32"):
+        build_embedder("torch", precision="int8")
 
 
+@pytest.mark.model  # the `ask` process embeds with the real model, so the index must hold its vectors
 def test_ask_does_not_import_torch(tmp_path, components, seeds):
     from helpers import run_ingest
 

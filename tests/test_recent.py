@@ -85,6 +85,7 @@ def test_narrowing_to_outlets_and_to_a_topic(desk):
     assert keep_topic(desk, window, "banana bread recipes") == []
 
 
+@pytest.mark.model  # "wind power" finds its story by the model's similarity, not shared words
 def test_recent_briefing_shows_what_arrived_under_its_own_heading(desk):
     b = recent_briefing(desk, 24)
     assert b.markdown.startswith("# News of the last 24 hours\n")

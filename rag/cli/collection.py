@@ -1,4 +1,4 @@
-"""`newsdesk articles`, `stats`, `check` and `remove`."""
+"""`newsdesk articles`, `stats`, `check`, `reindex` and `remove`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import click
 
 from rag.cli.app import main
 from rag.cli.ask import warn_if_empty
-from rag.cli.options import common_options, emit_json, open_components, out_console
+from rag.cli.options import common_options, emit_json, err_console, open_components, out_console
 
 
 @main.command()
@@ -61,6 +61,7 @@ def stats(settings, as_json: bool) -> None:
             "store": _store_label(settings), "data_dir": str(c.data_dir),
         }
         needs_check = _needs_check(c, counts["chunks"], data["vectors"])
+    data["embeddings"] = _embeddings(c)
     c.close()
     if as_json:
         emit_json(data)
@@ -73,9 +74,65 @@ def stats(settings, as_json: bool) -> None:
     out.print(f"published {lo or '—'} … {hi or '—'}; index size {data['index_bytes'] / 1e6:.1f} MB")
     for s in data["sources"][:20]:
         out.print(f"  {s['source'] or '(unknown outlet)'}: {s['articles']} ({s['oldest'] or '—'} … {s['newest'] or '—'})")
+    emb = data["embeddings"]
+    out.print(f"vectors in {emb['space'] or emb['configured'] + ' (nothing indexed yet)'}; queries with "
+              f"{emb['query_backend']}; " + (emb["bulk"] or "bulk backend measured at the first ingest"))
+    if emb["space"] and emb["space"] != emb["configured"]:
+        out.print(f"[yellow]NEWSDESK_EMBEDDING_PRECISION asks for {emb['configured']}: run `newsdesk reindex` "
+                  "to re-embed this collection in it")
     if needs_check:
         out.print(f"[yellow]{needs_check}: run `newsdesk check` to see what, "
                   "`newsdesk check --repair` to repair it")
+
+
+def _embeddings(c) -> dict:
+    """The vector space of the collection and this CPU's backends, for `stats`."""
+    from rag.store.model_files import MODEL_NAME
+
+    space = c.registry.embedding_space() if c.registry_exists() else None
+    backend = c.settings.embedding_backend
+    found = c.calibration() if backend == "auto" else None
+    return {"space": space, "configured": f"{MODEL_NAME}/{c.settings.embedding_precision}",
+            "query_backend": "torch" if backend == "torch" else f"onnx-{c.precision}",
+            "bulk": found.describe() if found else _bulk_line(backend, c.precision),
+            "calibration": found.as_json() if found else None}
+
+
+def _bulk_line(backend: str, precision: str) -> str | None:
+    if backend != "auto":
+        return f"bulk embeddings with {backend} (NEWSDESK_EMBEDDING_BACKEND)"
+    if precision == "int8":
+        return "bulk embeddings with onnx-int8 (the one backend of int8 vectors)"
+    return None
+
+
+@main.command(short_help="Re-embed every passage in NEWSDESK_EMBEDDING_PRECISION's vectors.")
+@click.option("--precision", type=click.Choice(["fp32", "int8"]), default=None,
+              help="The precision to re-embed in [default: NEWSDESK_EMBEDDING_PRECISION].")
+@click.option("--force", is_flag=True, help="Re-embed even if the collection is already in it.")
+@common_options
+def reindex(settings, as_json: bool, precision: str | None, force: bool) -> None:
+    """Re-embed a collection made in another vector space (model and precision). The new vectors
+    are written beside the old ones, which stay in use until all are done; a killed reindex is
+    simply run again."""
+    from rag.ingest.reindex import progress_printer
+    from rag.ingest.reindex import reindex as run_reindex
+
+    c = open_components(settings)
+    if not c.registry_exists():
+        raise click.ClickException(f"collection {settings.collection!r} is empty: nothing to reindex")
+    err = err_console()
+    with c.writing(on_wait=lambda msg: err.print(f"[yellow]{msg}")):
+        result = run_reindex(c, precision or settings.embedding_precision, force,
+                             progress=progress_printer(lambda line: err.print(line, highlight=False)))
+    c.close()
+    if as_json:
+        emit_json(result.as_json())
+    elif result.skipped:
+        click.echo(f"collection {settings.collection!r} is already in {result.space} (--force re-embeds it)")
+    else:
+        click.echo(f"re-embedded {result.passages:,} passages of {settings.collection!r} in {result.space} "
+                   f"with {result.backend} in {result.seconds:.1f} s (was {result.old_space})")
 
 
 def _needs_check(c, chunks: int, vectors: int) -> str | None:

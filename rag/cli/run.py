@@ -47,8 +47,7 @@ class Desk:
             if name not in self._components:
                 shared = next(iter(self._components.values()), None)
                 self._components[name] = (
-                    Components(settings, embedder=shared.embedder, tokenizer=shared.tokenizer, llm=shared.llm)
-                    if shared else Components(settings))
+                    Components(settings, share=shared) if shared else Components(settings))
             return self._components[name]
 
     def collections(self) -> list[str]:

@@ -148,10 +148,10 @@ def _embed_missing(components: Components, article_ids: set[str]) -> int:
             texts.append(row["text"])
             metas.append(chunk_metadata(record, Chunk(row["ord"], row["start"], row["end"], row["text"])))
         if len(ids) >= REPAIR_BATCH_CHUNKS:
-            store.upsert(ids, components.embedder.embed(texts), texts, metas)
+            store.upsert(ids, components.bulk_embedder.embed(texts), texts, metas)
             done += len(ids)
             ids, texts, metas = [], [], []
     if ids:
-        store.upsert(ids, components.embedder.embed(texts), texts, metas)
+        store.upsert(ids, components.bulk_embedder.embed(texts), texts, metas)
         done += len(ids)
     return done

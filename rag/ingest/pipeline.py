@@ -257,7 +257,8 @@ class Ingestor:
                 metas.append(chunk_metadata(p.record, ch))
         if texts:
             t0 = time.perf_counter()
-            vectors = self.c.embedder.embed(texts)
+            self.c.record_space()
+            vectors = self.c.bulk_embedder.embed(texts)
             self._report.embed_seconds += time.perf_counter() - t0
             self._report.chunks_embedded += len(texts)
             store.upsert(ids, vectors, docs, metas)

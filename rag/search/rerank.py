@@ -21,7 +21,7 @@ def late_interaction(c: Components, query: str, ranked: dict[str, float], rows: 
     question's tokens of the best cosine with any token of the passage. The pooled passage
     vector blurs which words matched; this scores each question word against its best match in
     context, with the same model (no other is packaged)."""
-    token_vectors = getattr(c.embedder, "token_vectors", None)
+    token_vectors = getattr(c.token_embedder, "token_vectors", None)
     top = sorted(ranked, key=lambda cid: ranked[cid], reverse=True)[:config.rerank_depth]
     if token_vectors is None or len(top) < 2:
         return

@@ -6,7 +6,9 @@ chunker count tokens with the model's own vocabulary.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
 from typing import Protocol
@@ -14,7 +16,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.store.model_files import DIMENSION, MAX_TOKENS, MODEL_NAME, EmbeddingError, force_offline, packaged_model_dir
-from rag.store.onnx_export import export_onnx, onnx_model_path
+from rag.store.onnx_export import PRECISIONS, export_onnx, onnx_model_path
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,21 @@ class Embedder(Protocol):
         ...
 
 
+def space_of(embedder: Embedder) -> str:
+    """The vector space an embedder's vectors are in: model and precision ("all-MiniLM-L6-v2/fp32").
+    Vectors of two spaces must never meet in one collection. An embedder that does not say
+    (a test's fake) is its own space, named after it."""
+    return str(getattr(embedder, "space", None) or embedder.name)
+
+
 class TorchEmbedder:
     """all-MiniLM-L6-v2 on PyTorch through sentence-transformers, loaded from the package."""
 
     name = MODEL_NAME
     dimension = DIMENSION
+    backend = "torch"
+    precision = "fp32"
+    space = f"{MODEL_NAME}/fp32"
 
     def __init__(self, model_dir: Path | None = None, batch_size: int = 64):
         self.model_dir = model_dir or packaged_model_dir()
@@ -94,16 +106,21 @@ def _unit_rows(matrix: np.ndarray) -> np.ndarray:
 
 
 class OnnxEmbedder:
-    """all-MiniLM-L6-v2 as an int8 ONNX model on onnxruntime: ~1.7x the torch rate on CPU,
-    cosine >= 0.98 to the torch vectors, and no torch import at query time."""
+    """all-MiniLM-L6-v2 exported to ONNX, on onnxruntime: no torch import, so a cold start stays
+    fast. In fp32 its vectors are torch's (cosine 1.0000 on RealTime QA texts); int8 is
+    quantized (cosine >= 0.98 to torch) and faster on some CPUs (benchmarks/README.md)."""
 
     name = MODEL_NAME
     dimension = DIMENSION
 
-    def __init__(self, model_path: Path, model_dir: Path | None = None, batch_size: int = 16):
+    def __init__(self, model_path: Path, model_dir: Path | None = None, batch_size: int = 16,
+                 precision: str = "int8"):
         self.model_path = model_path
         self.model_dir = model_dir or packaged_model_dir()
         self.batch_size = batch_size
+        self.precision = precision
+        self.backend = f"onnx-{precision}"
+        self.space = f"{MODEL_NAME}/{precision}"
 
     @cached_property
     def _session(self):
@@ -132,6 +149,15 @@ class OnnxEmbedder:
         tok.enable_padding()
         return tok
 
+    def _hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The last hidden layer of one padded batch, and its attention mask."""
+        enc = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in enc], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
+        hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
+                                          "token_type_ids": np.zeros_like(ids)})[0]
+        return hidden, mask
+
     def embed(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
@@ -140,20 +166,23 @@ class OnnxEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            enc = self._tokenizer.encode_batch([texts[i] for i in idx])
-            ids = np.array([e.ids for e in enc], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
-            hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
-                                              "token_type_ids": np.zeros_like(ids)})[0]
+            hidden, mask = self._hidden([texts[i] for i in idx])
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[idx] = _unit_rows(pooled)
         return out
 
     def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
-        """Each text's unit-length last-layer token vectors, [CLS] and [SEP] left out. One text
-        per model call: the int8 model scales activations per batch, so this keeps a text's
-        vectors independent of what it was batched with (and wastes nothing on padding)."""
+        """Each text's unit-length last-layer token vectors, [CLS] and [SEP] left out.
+
+        fp32: all texts in one padded model call (a text's vectors do not depend on what it is
+        batched with, up to float rounding). int8: one text per call, because the int8 model
+        scales activations per batch, so batching would change a text's vectors."""
+        if not texts:
+            return []
+        if self.precision == "fp32":
+            hidden, mask = self._hidden(list(texts))
+            return [_unit_rows(h[1:int(m.sum()) - 1].astype(np.float32)) for h, m in zip(hidden, mask)]
         out = []
         for enc in self._tokenizer.encode_batch(list(texts)):
             n = sum(enc.attention_mask)
@@ -164,32 +193,56 @@ class OnnxEmbedder:
         return out
 
 
-def build_embedder(backend: str = "auto", batch_size: int = 16, cache_dir: Path | None = None) -> Embedder:
-    """The embedding backend named in settings: `onnx` (the int8 export, prepared once),
-    `torch`, or `auto` (onnx, falling back to torch if it cannot be prepared)."""
-    if backend == "torch":
-        return TorchEmbedder(batch_size=batch_size)
-    if backend not in ("auto", "onnx"):
+BACKENDS = ("auto", "onnx", "torch")
+
+
+def build_embedder(backend: str = "auto", batch_size: int = 16, cache_dir: Path | None = None,
+                   precision: str = "fp32") -> Embedder:
+    """The query-time embedder in `precision`'s space: ONNX (exported once, no torch import), or
+    torch when forced (`backend="torch"`) or when ONNX cannot be prepared (fp32 only)."""
+    if backend not in BACKENDS:
         raise EmbeddingError(f"unknown embedding backend {backend!r}")
-    path = onnx_model_path(cache_dir)
+    if precision not in PRECISIONS:
+        raise EmbeddingError(f"unknown embedding precision {precision!r} (one of {', '.join(PRECISIONS)})")
+    if backend == "torch":
+        if precision != "fp32":
+            raise EmbeddingError("the torch backend computes fp32 vectors; the int8 space needs "
+                                 "NEWSDESK_EMBEDDING_BACKEND=onnx or auto")
+        return TorchEmbedder(batch_size=batch_size)
     try:
-        if not path.exists():
-            export_onnx(path)
-        embedder = OnnxEmbedder(path, batch_size=batch_size)
-        try:
-            embedder.load()  # now, so a damaged file shows here and not at the first query
-        except EmbeddingError:
-            log.warning("the ONNX embedding model %s cannot be loaded; preparing it again", path)
-            path.unlink(missing_ok=True)
-            export_onnx(path)
-            embedder = OnnxEmbedder(path, batch_size=batch_size)
-            embedder.load()
-        return embedder
+        return onnx_embedder(precision, batch_size, cache_dir)
     except (EmbeddingError, OSError, ImportError) as exc:
-        if backend == "onnx":
+        if backend == "onnx" or precision != "fp32":
             raise EmbeddingError(str(exc)) from exc
         log.warning("ONNX embeddings unavailable (%s); using torch", exc)
         return TorchEmbedder(batch_size=batch_size)
+
+
+def onnx_embedder(precision: str, batch_size: int = 16, cache_dir: Path | None = None) -> OnnxEmbedder:
+    """The ONNX export in `precision`, prepared if need be and loaded (a damaged file is
+    prepared again)."""
+    path = onnx_model_path(cache_dir, precision=precision)
+    if not path.exists():
+        export_onnx(path, precision=precision)
+    embedder = OnnxEmbedder(path, batch_size=batch_size, precision=precision)
+    try:
+        embedder.load()  # now, so a damaged file shows here and not at the first query
+    except EmbeddingError:
+        log.warning("the ONNX embedding model %s cannot be loaded; preparing it again", path)
+        path.unlink(missing_ok=True)
+        export_onnx(path, precision=precision)
+        embedder = OnnxEmbedder(path, batch_size=batch_size, precision=precision)
+        embedder.load()
+    return embedder
+
+
+def bulk_candidates(precision: str, batch_size: int, query: Embedder) -> dict[str, Callable[[], Embedder]]:
+    """The backends that compute `precision`'s vectors, by name, each as a builder that builds
+    once; `query` (an embedder already loaded) is one of them."""
+    candidates: dict[str, Callable[[], Embedder]] = {getattr(query, "backend", query.name): lambda: query}
+    if precision == "fp32" and not isinstance(query, TorchEmbedder):
+        candidates["torch"] = functools.cache(lambda: TorchEmbedder(batch_size=batch_size))
+    return candidates
 
 
 def chroma_embedding_function(embedder: Embedder):
@@ -202,12 +255,13 @@ def chroma_embedding_function(embedder: Embedder):
     if _EF_CLASS is None:
 
         class NewsdeskEmbeddingFunction(EmbeddingFunction[Documents]):
-            def __init__(self, embedder: Embedder | None = None):
+            def __init__(self, embedder: Embedder | None = None, precision: str = "fp32"):
                 self._embedder = embedder
+                self._precision = getattr(embedder, "precision", precision)
 
             def __call__(self, input: Documents) -> Embeddings:
-                if self._embedder is None:
-                    self._embedder = build_embedder()
+                if self._embedder is None:  # Chroma rebuilt it from its config
+                    self._embedder = build_embedder(precision=self._precision)
                 return list(self._embedder.embed(list(input)))
 
             @staticmethod
@@ -215,11 +269,12 @@ def chroma_embedding_function(embedder: Embedder):
                 return "newsdesk_minilm_l6_v2"
 
             def get_config(self) -> dict:
-                return {"model": MODEL_NAME, "dimension": DIMENSION}
+                return {"model": MODEL_NAME, "dimension": DIMENSION, "precision": self._precision}
 
             @staticmethod
             def build_from_config(config: dict) -> NewsdeskEmbeddingFunction:
-                return NewsdeskEmbeddingFunction()
+                precision = config.get("precision")
+                return NewsdeskEmbeddingFunction(precision=precision if precision in PRECISIONS else "int8")
 
             def default_space(self):
                 return "cosine"

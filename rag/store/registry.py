@@ -43,6 +43,11 @@ _ARTICLE_COLUMNS = (
 )
 
 
+# The space of the vectors of a collection indexed before spaces were recorded: the default
+# backend then was the int8 ONNX export (NEWSDESK_EMBEDDING_BACKEND=auto).
+LEGACY_SPACE = "all-MiniLM-L6-v2/int8"
+
+
 def chunk_id(article_id: str, version: str, ord_: int) -> str:
     """Chunk ids carry the article version, so a new version never overwrites the old in place."""
     return f"{article_id}:{version}:{ord_}"
@@ -124,6 +129,41 @@ class Registry:
     def vectors_changed(self) -> None:
         """Count a change to the vectors alone (a repair): readers reopen their view of them."""
         with self.transaction():
+            self._bump_generation()
+
+    # --- vector space ---------------------------------------------------------------------
+
+    def embedding_space(self) -> str | None:
+        """The vector space ("model/precision") this collection's vectors are in; a collection
+        indexed before spaces were recorded is in LEGACY_SPACE, the default then; None before
+        anything was indexed."""
+        with self._lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key='embedding_space'").fetchone()
+            if row:
+                return str(row[0])
+            has_chunks = self.db.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
+        return LEGACY_SPACE if has_chunks else None
+
+    def vector_collection(self, default: str) -> str:
+        """The name of the Chroma collection holding this collection's vectors (`default`, the
+        collection's own name, until a reindex moved them)."""
+        with self._lock:
+            row = self.db.execute("SELECT value FROM meta WHERE key='vector_collection'").fetchone()
+        return str(row[0]) if row else default
+
+    def record_space(self, space: str) -> None:
+        """Record the vector space of the first vectors written (kept if already recorded)."""
+        with self.transaction():
+            self.db.execute("INSERT INTO meta (key, value) VALUES ('embedding_space', ?) "
+                            "ON CONFLICT(key) DO NOTHING", (self.embedding_space() or space,))
+
+    def switch_vectors(self, space: str, vector_collection: str) -> None:
+        """After a reindex: the vectors are now `vector_collection`'s, in `space` (one
+        transaction, so readers see the old set or the new one, never a mix)."""
+        with self.transaction():
+            for key, value in (("embedding_space", space), ("vector_collection", vector_collection)):
+                self.db.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) "
+                                "DO UPDATE SET value = excluded.value", (key, value))
             self._bump_generation()
 
     # --- articles -------------------------------------------------------------------------

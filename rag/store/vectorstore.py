@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.store.embeddings import Embedder, chroma_embedding_function
+from rag.store.embeddings import Embedder, chroma_embedding_function, space_of
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ class VectorStore:
                 embedding_function=chroma_embedding_function(embedder),
                 configuration={"hnsw": {"space": "cosine"}},
                 metadata={"newsdesk": 1, "embedding_model": embedder.name,
-                          "dimension": embedder.dimension},
+                          "dimension": embedder.dimension, "embedding_space": space_of(embedder)},
             )
         except Exception as exc:
             raise StoreError(f"cannot open Chroma collection {name!r}: {exc}") from exc
@@ -87,6 +87,11 @@ class VectorStore:
             raise StoreError(
                 f"collection {name!r} was built with {meta.get('embedding_model')} "
                 f"({meta.get('dimension')}-d vectors); this Newsdesk embeds with {embedder.name}"
+            )
+        if meta.get("embedding_space") not in (None, space_of(embedder)):
+            raise StoreError(
+                f"Chroma collection {name!r} holds {meta['embedding_space']} vectors, and this Newsdesk "
+                f"embeds in {space_of(embedder)}: run `newsdesk reindex` to re-embed it"
             )
         return collection
 
