@@ -203,13 +203,21 @@ def test_a_reindex_that_fails_half_way_leaves_the_old_vectors_in_use(tmp_path, t
 
 
 @pytest.mark.model
-def test_reindex_from_the_command_line(tmp_path, seeds):
+def test_reindex_from_the_command_line(tmp_path, seeds, monkeypatch):
     """`newsdesk ingest` (fp32, calibrated), `reindex --precision int8`, `stats`, `ask`, and back:
     the real backends, no injection, as a user runs them."""
     from click.testing import CliRunner
 
     from rag.cli import main
+    from rag.store.onnx_export import default_cache_dir
 
+    # A cache of its own (the calibration measured under a test's load is not the machine's);
+    # the exports already made are reused, not made again.
+    models = tmp_path / "cache" / "newsdesk" / "models"
+    models.mkdir(parents=True)
+    for made in (default_cache_dir() / "models").glob("*.onnx"):
+        (models / made.name).symlink_to(made)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     data = str(tmp_path / "data")
 
     def cli(*args: str):
