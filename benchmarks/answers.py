@@ -52,9 +52,13 @@ def parse_args() -> argparse.Namespace:
     return ap.parse_args()
 
 
+# The last commit before issue #19 changed the extractive answerer (6fd6563 was its first step).
+BEFORE_19 = "167e7a0"
+
+
 def before_answerer():
-    """The committed (pre-#19) ExtractiveAnswerer class, loaded from git as a module."""
-    src = subprocess.run(["git", "show", "HEAD:rag/answer/extractive.py"], cwd=ROOT, check=True,
+    """The pre-#19 ExtractiveAnswerer class (at BEFORE_19), loaded from git as a module."""
+    src = subprocess.run(["git", "show", f"{BEFORE_19}:rag/answer/extractive.py"], cwd=ROOT, check=True,
                          capture_output=True, text=True).stdout
     module = types.ModuleType("extractive_before")
     sys.modules[module.__name__] = module  # dataclasses look their module up there
