@@ -55,7 +55,7 @@ def answer_question(c: Components, question: str, k: int = 5, filters: SearchFil
     citations. `config` is LangChain's run config (callbacks, tags) for retrieval and the LLM."""
     question = " ".join(question.split())
     passages = NewsdeskRetriever(components=c, k=k, filters=filters).passages(question, config)
-    extractive = ExtractiveAnswerer(c)
+    extractive = ExtractiveAnswerer(c, as_of=filters.as_of if filters else None)
     article_text = article_texts(c)
     meta = metadata_answer(c, question, passages)
     if meta is not None:  # "Which outlet published …?": from the article's metadata, cited to it

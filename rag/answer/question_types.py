@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from rag.text.places import COUNTRIES, US_STATES, countries_in, states_in
 from rag.text.words import STOPWORDS
 
 _AUX = r"(?:is|are|was|were|do|does|did|has|have|had|can|could|will|would|should|shall|may|might|must)"
@@ -24,9 +25,17 @@ _PLACE = re.compile(r"\bwhere\b|" + _WHICH + r"(?:city|cities|country|countries|
                     r"town|location|venue|area|nation|nations|port|base|capital|island|border)\b")
 _ORG = re.compile(_WHICH + r"(?:company|companies|newspaper|outlet|organi[sz]ation|agency|group|party|bank|firm|"
                   r"network|paper|publication|team|union|ministry|broadcaster|airline|forum|club|institution)\b")
-_PERSON = re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|" + _WHICH + r"(?:leader|official|person|people|president|"
-                     r"minister|man|woman|journalist|author|player|general|spokes\w+|chief|ceo|analyst|"
-                     r"expert|lawmaker|senator|politician|actor|actress|singer|candidate|coach)\b")
+# A person is asked for by "who" or by a noun for people, after up to three modifiers ("Which Trump
+# administration official …?", "Which late night host …?"; RealTime QA asks so for hosts,
+# golfers, stars, billionaires, celebrities, playwrights).
+_PERSON = re.compile(r"\bwho\b|\bwhom\b|\bwhose\b|\b(?:which|what)\s+(?:[\w-]+\s+){0,3}?(?:leader|official|person|"
+                     r"people|president|minister|man|woman|journalist|author|player|general|spokes\w+|chief|ceo|"
+                     r"analyst|expert|lawmaker|senator|politician|actor|actress|singer|candidate|coach|host|"
+                     r"golfer|star|billionaire|celebrity|playwright|writer|novelist|poet|athlete|rapper|"
+                     r"musician|comedian|director|judge|justice|governor|mayor|pope|king|queen|prince|princess|"
+                     r"artist|quarterback|pitcher|driver|executive|founder|entrepreneur|lawyer|doctor|"
+                     r"scientist|astronaut|activist|designer|chef|composer|legend|icon|billionaires|"
+                     r"tycoon|mogul|magnate|pitcher|boxer|swimmer|skier|gymnast|cyclist|runner|sprinter)\b")
 
 # "Which film won best picture?", "Which rare phenomenon was spotted …?": a named thing (RealTime QA
 # answers these with a name: "Golden", "Coachella", "Fireball"); "What is …" / "What did …" is not.
@@ -148,7 +157,8 @@ def question_names(question: str) -> list[str]:
 
 
 def _tokens(text: str) -> set[str]:
-    return {w.lower().strip("’'.") for w in re.findall(r"[A-Za-z][\w’'.]*", text)}
+    words = {w.lower().strip("’'.") for w in re.findall(r"[A-Za-z][\w’'.]*", text)}
+    return words | {w.replace(".", "") for w in words if "." in w}  # "U.S." is the question's "US"
 
 
 def missing_names(question: str, texts: list[str]) -> list[str]:
@@ -169,11 +179,11 @@ def missing_names(question: str, texts: list[str]) -> list[str]:
 
 
 _NUMERAL = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                      r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?|half)\b", re.I)
+                      r"twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|half)\b", re.I)
 _DATE_WORD = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d|\s+(?:19|20)\d\d)|"
                         r"\b(?:19|20)\d\d\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                         r"yesterday|last (?:week|month|year)|earlier this (?:week|month|year))\b", re.I)
-_NAME = re.compile(r"\b[A-Z][a-z]+(?:[\s-]+[A-Z][a-z]+)+\b")
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:[A-Z][a-z]+)?(?:[\s-]+(?:[A-Z]\.\s)?[A-Z][a-z]+(?:[A-Z][a-z]+)?)+\b")  # "Freida McFadden"
 _PLACE_NAME = re.compile(r"\b(?:in|at|to|from|near|inside|outside)\s+(?:the\s+)?([A-Z][\w-]+(?:\s+[A-Z][\w-]+)*)")
 _MONTH_OR_DAY = re.compile(r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri|sat|sun)[a-z]*$",
                            re.I)
@@ -210,7 +220,7 @@ def carries(kind: str | None, sentence: str, question: str) -> bool:
     if kind == "person":
         return _new(_NAME.findall(sentence), question)
     if kind == "place":
-        return _new([n for n in _PLACE_NAME.findall(sentence) if not _MONTH_OR_DAY.match(n.split()[0])], question)
+        return _new(_places(sentence, question), question)
     if kind == "organization":
         return _new(_ORG_NAME.findall(sentence), question)
     if kind == "yesno":
@@ -234,3 +244,49 @@ def event_place(sentence: str, question: str) -> bool:
     Cosmodrome …"), with a place the question does not hold: a stronger answer to "Where did …
     meet?" than a sentence that mentions a place in passing ("… particularly in the United States")."""
     return bool(_WHERE.search(question)) and _new(_EVENT_PLACE.findall(sentence), question)
+
+
+_STATE_Q = re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+)?states?\b", re.I)
+_COUNTRY_Q = re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+)?(?:country|countries|nations?)\b", re.I)
+_CITY_Q = re.compile(r"\b(?:which|what)\s+(?:[\w-]+\s+)?(?:city|cities|town|towns)\b", re.I)
+_QUOTED = re.compile(r"[“\"]([^”\"]{2,60})[”\"]")
+
+
+def _places(sentence: str, question: str) -> list[str]:
+    if _STATE_Q.search(question):
+        return states_in(sentence)
+    if _COUNTRY_Q.search(question):
+        return countries_in(sentence)
+    found = [n for n in _PLACE_NAME.findall(sentence) if not _MONTH_OR_DAY.match(n.split()[0])]
+    if _CITY_Q.search(question):  # "Which city …?" is not answered by "in Ukraine"
+        found = [n for n in found if n not in COUNTRIES and n not in US_STATES]
+    return found
+
+
+def answer_spans(kind: str | None, sentence: str, question: str) -> list[str]:
+    """The candidate answers of the expected `kind` in `sentence` that the question does not hold,
+    lower-cased: names for person/organization/entity questions, country or state names for
+    "Which country/state …?", numbers, dates. Empty for kinds answered by a clause (yes/no,
+    reason, what someone said)."""
+    if kind == "person":
+        found = _NAME.findall(sentence)
+    elif kind == "place":
+        found = _places(sentence, question)
+    elif kind == "organization":
+        found = _ORG_NAME.findall(sentence)
+    elif kind in ("entity", None):
+        found = _CAPITALIZED.findall(sentence) + _QUOTED.findall(sentence)
+    elif kind == "number":
+        found = _NUMERAL.findall(sentence)
+    elif kind == "date":
+        found = _DATE_WORD.findall(sentence)
+    else:
+        return []
+    qwords = {w.lower() for w in re.findall(r"[\w’'-]+", question)}
+    out = []
+    for f in found:
+        span = re.sub(r"^the\s+", "", " ".join(f.strip("“”\"").split()).lower())
+        words = re.findall(r"[\w’'-]+", span)
+        if words and not all(w in qwords or w in STOPWORDS for w in words):
+            out.append(span)
+    return out

@@ -111,6 +111,12 @@ FRAGMENT_MAX_WORDS = 10  # headings run to 8-10 words in the seeds and RealTime 
 # closing lines of a paragraph ("… rebuild its war machine") to 12 and more
 
 
+def is_question(sentence: str) -> bool:
+    """Whether a sentence asks rather than tells ("What airports are ICE agents going to?", a
+    subhead of Q&A-style articles): it restates a question and answers none."""
+    return sentence.rstrip().rstrip("\"”’')»").endswith("?")
+
+
 def is_fragment(sentence: str) -> bool:
     """Whether a "sentence" is a heading, caption, byline or page furniture, not a statement:
     never an answer or summary sentence. Furniture ("Read more", "Where to watch:", credits,
