@@ -219,11 +219,12 @@ def report(c, args: argparse.Namespace, records: list[dict], questions: list[dic
 
 def main() -> None:
     args = parse_args()
-    from rag.store.embeddings import build_embedder
-
     records = load_jsonl(args.work / "corpus.jsonl")
-    embedder = build_embedder()
-    c = components(args.index or args.work / "newsdesk", embedder=embedder)
+    # Components build their own embedders, as `newsdesk ask` does: an injected embedder would
+    # also serve the re-rank's token vectors (one padded fp32 call, ~1.6 s a question here,
+    # against ~1.0 s for the int8 model a passage at a time that users get).
+    c = components(args.index or args.work / "newsdesk")
+    embedder = c.embedder
     questions = eval_questions({r["doc_id"] for r in records})
     tuned_ids = {q["question_id"] for q in eval_questions({r["doc_id"] for r in records[:args.tuned_on]})}
     if args.held_out_only:
