@@ -98,3 +98,9 @@ def test_a_question_in_the_article_is_never_the_answer(tmp_path, components):
     assert ans.answerable, ans
     assert "?" not in ans.answer and "California" in ans.answer
     assert all(c.quote in (tmp_path / "in" / "gas.md").read_text() for c in ans.citations)
+
+
+def test_number_words_are_numbers():
+    # "Fourteen people were injured" answers "How many …?" as well as "three weeks" does
+    assert answer_spans("number", "Fourteen people were injured.", "How many people were injured?") == ["fourteen"]
+    assert answer_spans("number", "Ninety minutes later it ended.", "How long did it last?") == ["ninety"]

@@ -179,7 +179,8 @@ def missing_names(question: str, texts: list[str]) -> list[str]:
 
 
 _NUMERAL = re.compile(r"\b\d[\d,.]*\b|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                      r"twenty|thirty|forty|fifty|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|half)\b", re.I)
+                      r"thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen|"
+                      r"twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundreds?|thousands?|millions?|billions?|trillions?|dozens?|half)\b", re.I)
 _DATE_WORD = re.compile(r"\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d|\s+(?:19|20)\d\d)|"
                         r"\b(?:19|20)\d\d\b|\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
                         r"yesterday|last (?:week|month|year)|earlier this (?:week|month|year))\b", re.I)
