@@ -167,9 +167,10 @@ class Components:
 
     @cached_property
     def token_embedder(self) -> Embedder:
-        """Whose token vectors the late-interaction re-rank scores (question and passages alike,
-        so they need not be in the collection's space): the int8 ONNX model, one passage per
-        call. On a 2-core AMD EPYC (AVX2), idle, 20 passages took 0.90 s that way, against 3.25 s
+        """Whose token vectors the late-interaction re-rank computes at query time when some
+        candidate has none kept from ingest (indexed before they were kept; rerank.py), for the
+        question and the passages alike, so they need not be in the collection's space: the int8
+        ONNX model, one passage per call. On a 2-core AMD EPYC (AVX2), idle, 20 passages took 0.90 s that way, against 3.25 s
         as one padded fp32 ONNX call; the re-rank's recall gain was measured with it
         (benchmarks/README.md). An injected or forced backend serves its own."""
         if self._injected_embedder or self.settings.embedding_backend != "auto" or self.precision == "int8":

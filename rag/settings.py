@@ -241,9 +241,10 @@ class Settings(BaseSettings):
         ge=0,
         le=200,
         description="How many of the best hybrid results are ranked again by late interaction (the "
-        "embedding model's token vectors; about +2 points of recall@5 on RealTime QA, see "
-        "benchmarks/README.md). Each one costs a model run, about 20 ms on 2 cores; 0 (or 1) turns "
-        "it off (fastest, e.g. on a slow machine). At most 200.",
+        "embedding model's token vectors; about +1 to +2 points of recall@5 on RealTime QA, see "
+        "benchmarks/README.md). Their token vectors are kept from ingest, so this costs well under "
+        "a millisecond a passage; a passage indexed before they were kept costs a model run (about "
+        "45 ms on 2 cores) until `newsdesk reindex --force`. 0 (or 1) turns it off. At most 200.",
         json_schema_extra=_doc("retrieval", readme=True),
     )
 

@@ -29,6 +29,8 @@ def assert_consistent(components) -> None:
     chunk_ids = reg.chunk_ids()
     assert store.ids() == chunk_ids
     assert reg.fts_consistent()
+    kept = {r[0] for r in reg.db.execute("SELECT chunk_id FROM chunk_tokens")}
+    assert kept <= chunk_ids  # no token vectors outlive their passage
     counts = reg.counts()
     per_article = sum(r.chunks for r in reg.articles() if r.duplicate_of is None)
     assert counts["chunks"] == per_article == len(chunk_ids)

@@ -116,12 +116,15 @@ def _check_contents(registry: Registry) -> None:
 
 
 def _without_feeds(dump: list[str]) -> list[str]:
-    """A dump less what migration 2 adds (the feeds table) and the recorded version."""
-    return [line for line in dump if "feeds" not in line and "schema_version" not in line]
+    """A dump less what migrations 2 and 3 add (the feeds and chunk_tokens tables, the trigger
+    on chunks) and the recorded version."""
+    added = ("feeds", "chunk_tokens", "schema_version")
+    return [line for line in dump if not any(a in line for a in added)]
 
 
 def test_index_of_previous_release_opens_unchanged(tmp_path):
-    """Its articles are untouched; migration 2 adds the (empty) feeds table and nothing else."""
+    """Its articles are untouched; migrations 2 and 3 add the (empty) feeds and token tables and
+    nothing else."""
     old = _previous_release_registry()
     assert old.SCHEMA_VERSION == 1
     path = tmp_path / "registry" / "news.sqlite3"
@@ -131,13 +134,15 @@ def test_index_of_previous_release_opens_unchanged(tmp_path):
     before = _dump(path)
 
     registry = Registry(path)
-    assert registry.schema_version() == SCHEMA_VERSION == 2
+    assert registry.schema_version() == SCHEMA_VERSION == 3
     assert registry.db.execute("SELECT COUNT(*) FROM feeds").fetchone()[0] == 0
+    assert registry.db.execute("SELECT COUNT(*) FROM chunk_tokens").fetchone()[0] == 0
     _check_contents(registry)
     registry.close()
     after = _dump(path)
     assert _without_feeds(after) == _without_feeds(before)
     assert any(line.startswith('CREATE TABLE feeds') for line in after)
+    assert any(line.startswith('CREATE TABLE chunk_tokens') for line in after)
 
     registry = Registry(path)  # opened again: nothing more to do
     registry.close()
@@ -146,7 +151,7 @@ def test_index_of_previous_release_opens_unchanged(tmp_path):
 
 def test_fresh_registry_is_at_the_latest_version(tmp_path):
     registry = Registry(tmp_path / "new.sqlite3")
-    assert registry.schema_version() == SCHEMA_VERSION == MIGRATIONS[-1].version == 2
+    assert registry.schema_version() == SCHEMA_VERSION == MIGRATIONS[-1].version == 3
     _fill(registry)
     _check_contents(registry)
     registry.close()

@@ -119,7 +119,7 @@ def test_late_interaction_adds_a_third_ranking_of_the_top_passages():
     ranked = {"b": 0.020, "a": 0.0199, "c": 0.019, "deep": 0.001}
     rows = {cid: {"text": f"text {cid}"} for cid in ranked}
     cfg = RetrievalConfig(rerank_depth=3)
-    late_interaction(SimpleNamespace(token_embedder=emb), "q", ranked, rows, cfg)
+    late_interaction(SimpleNamespace(embedder=object(), token_embedder=emb), "q", ranked, rows, cfg)
     assert emb.calls == [["q", "text b", "text a", "text c"]]  # the top 3 only, one call
     assert ranked["a"] == 0.0199 + 1 / 61 and ranked["b"] == 0.020 + 1 / 62
     assert ranked["c"] == 0.019 + 1 / 63 and ranked["deep"] == 0.001
@@ -131,20 +131,20 @@ def test_late_interaction_is_skipped_when_it_cannot_or_need_not_run(caplog):
 
     rows = {"a": {"text": "text a"}, "b": {"text": "text b"}}
     ranked = {"a": 0.02, "b": 0.01}
-    late_interaction(SimpleNamespace(token_embedder=object()), "q", ranked, rows, RetrievalConfig())
+    late_interaction(SimpleNamespace(embedder=object(), token_embedder=object()), "q", ranked, rows, RetrievalConfig())
     assert ranked == {"a": 0.02, "b": 0.01}  # an embedder without token vectors
 
     class Failing:
         def token_vectors(self, texts):
             raise RuntimeError("model failed")
 
-    late_interaction(SimpleNamespace(token_embedder=Failing()), "q", ranked, rows, RetrievalConfig())
+    late_interaction(SimpleNamespace(embedder=object(), token_embedder=Failing()), "q", ranked, rows, RetrievalConfig())
     assert ranked == {"a": 0.02, "b": 0.01}  # a failure keeps the hybrid order
     assert "re-ranking skipped" in caplog.text and "model failed" in caplog.text
 
     emb = _TokenEmbedder({})
-    late_interaction(SimpleNamespace(token_embedder=emb), "q", {"a": 0.02}, rows, RetrievalConfig())
-    late_interaction(SimpleNamespace(token_embedder=emb), "q", ranked, rows, RetrievalConfig(rerank_depth=1))
+    late_interaction(SimpleNamespace(embedder=object(), token_embedder=emb), "q", {"a": 0.02}, rows, RetrievalConfig())
+    late_interaction(SimpleNamespace(embedder=object(), token_embedder=emb), "q", ranked, rows, RetrievalConfig(rerank_depth=1))
     assert emb.calls == [] and ranked == {"a": 0.02, "b": 0.01}  # nothing to reorder: no model run
 
 

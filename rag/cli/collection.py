@@ -47,7 +47,8 @@ def stats(settings, as_json: bool) -> None:
     if not c.registry_exists():
         data = {"collection": settings.collection, "articles": 0, "indexed": 0, "duplicates": 0,
                 "chunks": 0, "vectors": 0, "sources": [], "published_range": [None, None],
-                "index_bytes": 0, "store": _store_label(settings), "data_dir": str(c.data_dir)}
+                "index_bytes": 0, "store": _store_label(settings), "data_dir": str(c.data_dir),
+                "token_vectors": 0}
     else:
         counts = c.registry.counts()
         sources = c.registry.sources()
@@ -60,6 +61,8 @@ def stats(settings, as_json: bool) -> None:
             "index_bytes": _disk_usage(c.data_dir, settings),
             "store": _store_label(settings), "data_dir": str(c.data_dir),
         }
+        space = c.registry.embedding_space()
+        data["token_vectors"] = c.registry.token_count(space) if space else 0
         needs_check = _needs_check(c, counts["chunks"], data["vectors"])
     data["embeddings"] = _embeddings(c)
     c.close()
@@ -80,9 +83,20 @@ def stats(settings, as_json: bool) -> None:
     if emb["space"] and emb["space"] != emb["configured"]:
         out.print(f"[yellow]NEWSDESK_EMBEDDING_PRECISION asks for {emb['configured']}: run `newsdesk reindex` "
                   "to re-embed this collection in it")
+    _print_token_line(out, data)
     if needs_check:
         out.print(f"[yellow]{needs_check}: run `newsdesk check` to see what, "
                   "`newsdesk check --repair` to repair it")
+
+
+def _print_token_line(out, data: dict) -> None:
+    kept, chunks = data.get("token_vectors", 0), data["chunks"]
+    if not chunks:
+        return
+    out.print(f"token vectors kept for the re-rank: {kept:,} of {chunks:,} passages")
+    if kept < chunks:
+        out.print("[yellow]passages indexed before token vectors were kept make each search run the "
+                  "model on them (~1 s): `newsdesk reindex --force` keeps theirs")
 
 
 def _embeddings(c) -> dict:

@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from rag.components import Components
 from rag.ingest.pipeline import Ingestor, chunk_metadata
 from rag.models import Chunk
+from rag.store.embeddings import space_of
 from rag.store.registry import split_chunk_id
+from rag.store.token_store import embed_keeping_tokens
 
 log = logging.getLogger(__name__)
 
@@ -148,10 +150,18 @@ def _embed_missing(components: Components, article_ids: set[str]) -> int:
             texts.append(row["text"])
             metas.append(chunk_metadata(record, Chunk(row["ord"], row["start"], row["end"], row["text"])))
         if len(ids) >= REPAIR_BATCH_CHUNKS:
-            store.upsert(ids, components.bulk_embedder.embed(texts), texts, metas)
-            done += len(ids)
+            done += _embed_and_write(components, ids, texts, metas)
             ids, texts, metas = [], [], []
     if ids:
-        store.upsert(ids, components.bulk_embedder.embed(texts), texts, metas)
-        done += len(ids)
+        done += _embed_and_write(components, ids, texts, metas)
     return done
+
+
+def _embed_and_write(components: Components, ids: list[str], texts: list[str], metas: list[dict]) -> int:
+    bulk = components.bulk_embedder
+    vectors, tokens = embed_keeping_tokens(bulk, texts)
+    components.store.upsert(ids, vectors, texts, metas)
+    if tokens is not None:
+        with components.registry.transaction():
+            components.registry.save_tokens(space_of(bulk), zip(ids, tokens))
+    return len(ids)

@@ -3,7 +3,8 @@
 Write protocol for each batch of articles (the registry is the source of truth):
 1. journal the articles whose vectors will change (committed first);
 2. upsert the new chunks' vectors into Chroma (chunk ids carry the article version);
-3. in one SQLite transaction, replace the articles, their chunks and keyword index rows;
+3. in one SQLite transaction, replace the articles, their chunks, keyword index rows and the
+   token vectors kept for the re-rank (token_store.py);
 4. delete the articles' vectors of other versions from Chroma, then clear the journal.
 A process killed anywhere leaves journal entries; `recover()` (run before every write) deletes
 the vectors that do not match the registry, and the re-run indexes what is missing. Readers
@@ -33,7 +34,9 @@ from rag.ingest import dedup
 from rag.ingest.chunking import EMBED_FORMAT, Chunker
 from rag.ingest.loader import Loader
 from rag.models import Article, ArticleRecord, Chunk, LoadFailure
+from rag.store.embeddings import space_of
 from rag.store.registry import chunk_id
+from rag.store.token_store import embed_keeping_tokens
 from rag.text.dates import utc_now
 from rag.text.hashing import stable_hash, text_hash
 from rag.text.urls import normalize_url
@@ -258,13 +261,15 @@ class Ingestor:
         if texts:
             t0 = time.perf_counter()
             self.c.record_space()
-            vectors = self.c.bulk_embedder.embed(texts)
+            vectors, tokens = embed_keeping_tokens(self.c.bulk_embedder, texts)
             self._report.embed_seconds += time.perf_counter() - t0
             self._report.chunks_embedded += len(texts)
             store.upsert(ids, vectors, docs, metas)
         with registry.transaction():
             for p in batch:
                 registry.save_article(p.record, p.chunks)
+            if texts and tokens is not None:
+                registry.save_tokens(space_of(self.c.bulk_embedder), zip(ids, tokens))
                 sig = p.signature
                 registry.set_minhash(p.record.article_id, dedup.to_bytes(sig) if sig is not None else None,
                                      dedup.lsh_buckets(sig) if sig is not None else [])

@@ -5,7 +5,9 @@ collection: a query embedded in one space is not comparable with vectors of the 
 new vectors go into a Chroma collection of their own, and one registry transaction switches the
 collection to them (and to their space); until then every reader keeps using the old ones. A
 reindex killed half way leaves the old vectors in use and a partial new collection, which the
-next reindex deletes and starts again.
+next reindex deletes and starts again. The passages' token vectors for the re-rank are kept
+anew on the way (token_store.py), so `reindex --force` also gives them to a collection indexed
+before they were kept.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rag.ingest.pipeline import chunk_metadata
 from rag.models import Chunk
 from rag.store.embeddings import space_of
 from rag.store.model_files import MODEL_NAME
+from rag.store.token_store import embed_keeping_tokens
 from rag.store.vectorstore import VectorStore, chroma_client
 
 log = logging.getLogger(__name__)
@@ -67,7 +70,11 @@ def reindex(c: Components, precision: str, force: bool = False,
     store = VectorStore(client, new_name, query)
     done, total = 0, reg.counts()["chunks"]
     for ids, texts, metas in _passages(c):
-        store.upsert(ids, bulk.embed(texts), texts, metas)
+        vectors, tokens = embed_keeping_tokens(bulk, texts)
+        store.upsert(ids, vectors, texts, metas)
+        if tokens is not None:  # kept in the new space: readers of the old one compute theirs
+            with reg.transaction():
+                reg.save_tokens(space_of(query), zip(ids, tokens))
         done += len(ids)
         if progress:
             progress(done, total)

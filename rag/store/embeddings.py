@@ -20,6 +20,8 @@ from rag.store.onnx_export import PRECISIONS, export_onnx, onnx_model_path
 
 log = logging.getLogger(__name__)
 
+TokenRows = tuple[np.ndarray, np.ndarray]  # a text's word-piece ids and their unit token vectors
+
 
 class Tokenizer:
     """Counts model tokens with the packaged tokenizer (the fast `tokenizers` library only)."""
@@ -91,6 +93,21 @@ class TorchEmbedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def embed_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[TokenRows]]:
+        """`embed(texts)` and, from the same model run, each text's word-piece ids and unit
+        token vectors ([CLS] and [SEP] left out), for the re-rank to keep (token_store.py)."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32), []
+        outs = self.model.encode(list(texts), batch_size=self.batch_size, output_value=None,
+                                 convert_to_numpy=False, show_progress_bar=False)
+        pooled = np.stack([o["sentence_embedding"].float().numpy() for o in outs]).astype(np.float32)
+        tokens = []
+        for o in outs:
+            n = int(o["attention_mask"].sum())
+            ids = o["input_ids"][:n].numpy().astype(np.int64)
+            tokens.append((ids[1:-1], _unit_rows(o["token_embeddings"][:n].float().numpy()[1:-1])))
+        return _unit_rows(pooled), tokens
+
     def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
         """Each text's unit-length last-layer token vectors, [CLS] and [SEP] left out."""
         out = []
@@ -149,16 +166,26 @@ class OnnxEmbedder:
         tok.enable_padding()
         return tok
 
-    def _hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The last hidden layer of one padded batch, and its attention mask."""
+    def _hidden(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The last hidden layer of one padded batch, its attention mask and word-piece ids."""
         enc = self._tokenizer.encode_batch(texts)
         ids = np.array([e.ids for e in enc], dtype=np.int64)
         mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
         hidden = self._session.run(None, {"input_ids": ids, "attention_mask": mask,
                                           "token_type_ids": np.zeros_like(ids)})[0]
-        return hidden, mask
+        return hidden, mask, ids
 
     def embed(self, texts: list[str]) -> np.ndarray:
+        return self._embed(texts, None)
+
+    def embed_with_tokens(self, texts: list[str]) -> tuple[np.ndarray, list[TokenRows]]:
+        """`embed(texts)` and, from the same model run, each text's word-piece ids and unit
+        token vectors ([CLS] and [SEP] left out), for the re-rank to keep (token_store.py)."""
+        tokens: list[TokenRows] = [(np.zeros(0, dtype=np.int64), np.zeros((0, self.dimension), dtype=np.float32))
+                                   for _ in texts]
+        return self._embed(texts, tokens), tokens
+
+    def _embed(self, texts: list[str], tokens: list[TokenRows] | None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -166,10 +193,14 @@ class OnnxEmbedder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
             idx = order[start:start + self.batch_size]
-            hidden, mask = self._hidden([texts[i] for i in idx])
+            hidden, mask, ids = self._hidden([texts[i] for i in idx])
             weights = mask[..., None].astype(np.float32)
             pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
             out[idx] = _unit_rows(pooled)
+            if tokens is not None:
+                for j, i in enumerate(idx):
+                    n = int(mask[j].sum())
+                    tokens[i] = (ids[j, 1:n - 1], _unit_rows(hidden[j, 1:n - 1].astype(np.float32)))
         return out
 
     def token_vectors(self, texts: list[str]) -> list[np.ndarray]:
@@ -181,7 +212,7 @@ class OnnxEmbedder:
         if not texts:
             return []
         if self.precision == "fp32":
-            hidden, mask = self._hidden(list(texts))
+            hidden, mask, _ = self._hidden(list(texts))
             return [_unit_rows(h[1:int(m.sum()) - 1].astype(np.float32)) for h, m in zip(hidden, mask)]
         out = []
         for enc in self._tokenizer.encode_batch(list(texts)):

@@ -143,10 +143,26 @@ def _add_feeds(db: sqlite3.Connection) -> None:
     run_script(db, _SCHEMA_V2)
 
 
+# Token vectors kept from ingest for the late-interaction re-rank (issue #20, token_store.py):
+# one packed matrix a passage, in the vector space it was computed in (readers use only rows of
+# the collection's space). Deleting a chunk deletes its row, so the table never outlives the text.
+_SCHEMA_V3 = """
+CREATE TABLE chunk_tokens (chunk_id TEXT PRIMARY KEY, space TEXT NOT NULL, vectors BLOB NOT NULL);
+CREATE TRIGGER chunks_tokens_ad AFTER DELETE ON chunks BEGIN
+    DELETE FROM chunk_tokens WHERE chunk_id = old.chunk_id;
+END;
+"""
+
+
+def _add_chunk_tokens(db: sqlite3.Connection) -> None:
+    run_script(db, _SCHEMA_V3)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "articles, chunks, FTS5 keyword index, MinHash LSH, vector journal, re-check queue",
               _create_v1),
     Migration(2, "feed subscriptions: schedule, HTTP validators, failures and retry state", _add_feeds),
+    Migration(3, "token vectors of passages, kept for the re-rank", _add_chunk_tokens),
 )
 
 SCHEMA_VERSION = MIGRATIONS[-1].version

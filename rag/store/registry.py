@@ -356,6 +356,32 @@ class Registry:
                     out[row["chunk_id"]] = row
         return out
 
+    # --- token vectors (token_store.py) -------------------------------------------------------
+
+    def save_tokens(self, space: str, rows: Iterable[tuple[str, bytes]]) -> None:
+        """Keep passages' packed token vectors, computed in `space`. Call inside transaction(),
+        after save_article (which drops the rows of the chunks it replaces). A chunk no longer
+        in the registry gets none, so no row outlives its chunk."""
+        self.db.executemany("INSERT OR REPLACE INTO chunk_tokens (chunk_id, space, vectors) SELECT ?, ?, ? "
+                            "WHERE EXISTS (SELECT 1 FROM chunks WHERE chunk_id=?)",
+                            [(cid, space, blob, cid) for cid, blob in rows])
+
+    def token_blobs(self, chunk_ids: list[str], space: str) -> dict[str, bytes]:
+        """The packed token vectors kept for these chunks in `space`, by chunk id."""
+        out: dict[str, bytes] = {}
+        with self._lock:
+            for i in range(0, len(chunk_ids), 500):
+                part = chunk_ids[i:i + 500]
+                marks = ",".join("?" * len(part))
+                out.update(self.db.execute(f"SELECT chunk_id, vectors FROM chunk_tokens WHERE space=? "
+                                           f"AND chunk_id IN ({marks})", [space, *part]).fetchall())
+        return out
+
+    def token_count(self, space: str) -> int:
+        """How many passages have token vectors kept in `space`."""
+        with self._lock:
+            return int(self.db.execute("SELECT COUNT(*) FROM chunk_tokens WHERE space=?", (space,)).fetchone()[0])
+
     def article_chunks(self, article_id: str) -> list[sqlite3.Row]:
         """The current chunks of one article, in order."""
         with self._lock:
