@@ -175,27 +175,30 @@ def run_questions(c, baseline: Baseline | None, records: list[dict], questions: 
             "recall5": contains_answer([p.text for p in case["passages"]], q["answer_texts"]),
             "newsdesk": ans.answerable and contains_answer([ans.answer], q["answer_texts"]),
             "before": old_ok and contains_answer([old_text], q["answer_texts"]),
-            "naive": bool(baseline) and contains_answer([naive_answer(baseline, q["question"], chunks)],
-                                                        q["answer_texts"]),
             "refused": not ans.answerable, "refused_before": not old_ok, "seconds": seconds,
         }
+        if baseline:  # no "naive" key: not run (--skip-naive), and no row is printed for it
+            out[q["question_id"]]["naive"] = contains_answer([naive_answer(baseline, q["question"], chunks)],
+                                                             q["answer_texts"])
     return out
 
 
 def print_table(label: str, ids: list[str], res: dict[str, dict]) -> None:
     """Accuracy rows and the paired sign tests over the questions `ids`."""
     n = max(1, len(ids))
-    share = {key: sum(res[i][key] for i in ids) / n for key in ("recall5", "newsdesk", "before", "naive")}
+    share = {key: sum(res[i].get(key, False) for i in ids) / n for key in ("recall5", "newsdesk", "before", "naive")}
     print(f"\n### {label}: {len(ids)} questions")
     print("| answerer | answer holds the answer string | share of recall@5 | answerable questions refused |")
     print("|---|---|---|---|")
-    for key, name, refused in (("newsdesk", "Newsdesk extractive (now)", "refused"),
-                               ("before", "Newsdesk extractive before issue #19", "refused_before"),
-                               ("naive", "naive extractive (top-2 sentences of naive top-5)", None)):
+    rows = [("newsdesk", "Newsdesk extractive (now)", "refused"),
+            ("before", "Newsdesk extractive before issue #19", "refused_before"),
+            ("naive", "naive extractive (top-2 sentences of naive top-5)", None)]
+    naive_run = any("naive" in res[i] for i in ids)
+    for key, name, refused in rows if naive_run else rows[:2]:
         ref = f"{sum(res[i][refused] for i in ids)}" if refused else "–"
         print(f"| {name} | {share[key]:.3f} | {share[key] / max(share['recall5'], 1e-9):.0%} | {ref} |")
     print(f"| retrieval recall@5 (Newsdesk passages the answer is made from) | {share['recall5']:.3f} | | |")
-    for other in ("naive", "before"):
+    for other in ("naive", "before") if naive_run else ("before",):
         wins = sum(1 for i in ids if res[i]["newsdesk"] and not res[i][other])
         losses = sum(1 for i in ids if res[i][other] and not res[i]["newsdesk"])
         print(f"- paired against {other}: {wins} right only now, {losses} only {other}; "

@@ -125,15 +125,24 @@ class KeptTokens:
     """The embedder, keeping each text's token vectors (late-interaction re-ranking) once
     computed. They are computed per text alone, so a kept copy is exactly what a new call gives;
     the recall loops retrieve each question for 4 values of k, several variants and 2 scenarios,
-    which would otherwise take an hour. Latency is timed with `keep` off."""
+    which would otherwise take an hour. Latency is timed with `keep` off. (An index made by this
+    code keeps the passages' token vectors from ingest; the search then computes the question's
+    only, and this cache serves a reused index made before.)"""
 
     def __init__(self, embedder):
+        from rag.store.embeddings import space_of
+
         self.embedder, self.name, self.dimension = embedder, embedder.name, embedder.dimension
+        self.space = space_of(embedder)  # the collection's, so a reused index is accepted
         self.keep = True
         self._kept: dict[str, object] = {}
 
     def embed(self, texts: list[str]):
         return self.embedder.embed(texts)
+
+    def embed_with_tokens(self, texts: list[str]):
+        """The ingest keeps the passages' token vectors, as with the embedder itself."""
+        return self.embedder.embed_with_tokens(texts)
 
     def token_vectors(self, texts: list[str]) -> list:
         if not self.keep:

@@ -121,7 +121,10 @@ def search_latency(data_dir: Path, questions: list[str]) -> None:
         t = time.perf_counter()
         retrieve(c, q, 5, None, RetrievalConfig())
         lat.append(time.perf_counter() - t)
-    print(f"\n## Search ({c.registry.counts()['articles']} articles, {len(questions)} questions, re-ranking on)")
+    counts = c.registry.counts()
+    kept = c.registry.token_count(c.registry.embedding_space() or "")
+    print(f"\n## Search ({counts['articles']} articles, {len(questions)} questions, re-ranking on; token vectors "
+          f"kept for {kept:,} of {counts['chunks']:,} passages)")
     print(f"- warm search p50 {percentile(lat, 50) * 1000:.0f} ms, p95 {percentile(lat, 95) * 1000:.0f} ms")
     c.close()
 

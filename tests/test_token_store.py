@@ -105,6 +105,9 @@ def test_search_reads_kept_tokens_and_computes_them_only_when_some_are_missing(c
     again = retrieve(components, question, 2)
     assert [p.chunk_id for p in again][:1] == [hits[0].chunk_id]
     assert counting.texts == 4  # the question and all three passages, so scores stay comparable
+    components.registry.db.execute("UPDATE chunk_tokens SET vectors=x'02ff' WHERE chunk_id=?", (hits[0].chunk_id,))
+    damaged = retrieve(components, question, 2)  # unreadable: computed, never a failed search
+    assert [p.chunk_id for p in damaged] == [p.chunk_id for p in again] and counting.texts == 8
     # MaxSim with signs ranks as MaxSim with the exact vectors here.
     exact = rerank.computed_scores(components, question, list(kept), components.registry.chunk_rows(list(kept)))
     assert exact is not None and max(exact, key=exact.get) == max(kept, key=kept.get)

@@ -24,16 +24,17 @@ log = logging.getLogger(__name__)
 
 
 def late_interaction(c: Components, query: str, ranked: dict[str, float], rows: dict,
-                      config: RetrievalConfig) -> None:
+                      config: RetrievalConfig, question_tokens: np.ndarray | None = None) -> None:
     """Adds a third RRF list to `ranked`: its top passages ordered by MaxSim, the mean over the
     question's tokens of the best cosine with any token of the passage. The pooled passage
     vector blurs which words matched; this scores each question word against its best match in
-    context, with the same model (no other is packaged)."""
+    context, with the same model (no other is packaged). `question_tokens`: the question's
+    token vectors in the collection's space, if already computed."""
     top = sorted(ranked, key=lambda cid: ranked[cid], reverse=True)[:config.rerank_depth]
     if len(top) < 2:
         return
     try:
-        late = kept_scores(c, query, top)
+        late = kept_scores(c, query, top, question_tokens)
         if late is None:
             late = computed_scores(c, query, top, rows)
     except Exception as exc:  # optional: a failure here must not fail the search
@@ -45,9 +46,10 @@ def late_interaction(c: Components, query: str, ranked: dict[str, float], rows: 
         ranked[cid] += config.rerank_weight / (config.rrf_k + rank + 1)
 
 
-def kept_scores(c: Components, query: str, top: list[str]) -> dict[str, float] | None:
+def kept_scores(c: Components, query: str, top: list[str],
+                question_tokens: np.ndarray | None = None) -> dict[str, float] | None:
     """MaxSim of each passage from its token vectors kept at ingest, the question's computed by
-    the query embedder in the same space; None unless every passage has them."""
+    the query embedder in the same space (or given); None unless every passage has them."""
     token_vectors = getattr(c.embedder, "token_vectors", None)
     if token_vectors is None or c.registry.embedding_space() != space_of(c.embedder):
         return None
@@ -57,10 +59,15 @@ def kept_scores(c: Components, query: str, top: list[str]) -> dict[str, float] |
             log.debug("%d of %d candidates have no kept token vectors: computing them all",
                       len(top) - len(blobs), len(top))
         return None
-    question = token_vectors([query])[0]
+    try:
+        passages = {cid: unpack(blobs[cid]) for cid in top}
+    except ValueError as exc:  # a damaged row: the model computes them, as for a missing one
+        log.warning("kept token vectors unreadable (%s): computing them at query time", exc)
+        return None
+    question = token_vectors([query])[0] if question_tokens is None else question_tokens
     if not len(question):
         return None
-    return {cid: maxsim(question, unpack(blobs[cid])) for cid in top}
+    return {cid: maxsim(question, passages[cid]) for cid in top}
 
 
 def computed_scores(c: Components, query: str, top: list[str], rows: dict) -> dict[str, float] | None:

@@ -95,7 +95,8 @@ def retrieve(c: Components, query: str, k: int = 5, filters: SearchFilters | Non
     names = source_names(c, filters.source)
     if filters.source and not names:
         return []
-    qvec = c.embedder.embed([query])[0]
+    reranks = config.mode == "hybrid" and config.rerank_depth > 1
+    qvec, qtokens = _embed_question(c, query, reranks)
     store = c.store  # reopened here if another process changed the index
     ranked = _fused_candidates(c, store, query, qvec, filters, names, config)
     rows = c.registry.chunk_rows(list(ranked))  # current versions only
@@ -108,8 +109,8 @@ def retrieve(c: Components, query: str, k: int = 5, filters: SearchFilters | Non
             published = parse_date(rows[cid]["published"])
             if published and period_start <= published <= as_of:
                 ranked[cid] += bonus
-    if config.mode == "hybrid" and config.rerank_depth > 1:
-        late_interaction(c, query, ranked, rows, config)
+    if reranks:
+        late_interaction(c, query, ranked, rows, config, qtokens)
     newer = _newer_bonus(c, ranked, rows, config) if config.newer_weight and not recency_window(query, as_of) else {}
     order = sorted(ranked, key=lambda cid: ranked[cid], reverse=True)
     vectors = store.vectors(order)
@@ -126,6 +127,16 @@ def retrieve(c: Components, query: str, k: int = 5, filters: SearchFilters | Non
             p.score += newer.get(p.chunk_id, 0.0)
         chosen.sort(key=lambda p: p.score, reverse=True)
     return chosen
+
+
+def _embed_question(c: Components, query: str, with_tokens: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """The question's vector and, for the re-rank, its token vectors from the same model run
+    (None when the embedder cannot give them or they are not needed)."""
+    both = getattr(c.embedder, "embed_with_tokens", None) if with_tokens else None
+    if both is None:
+        return c.embedder.embed([query])[0], None
+    vectors, tokens = both([query])
+    return vectors[0], tokens[0][1]
 
 
 def _newer_bonus(c: Components, ranked: dict[str, float], rows: dict, config: RetrievalConfig) -> dict[str, float]:

@@ -148,6 +148,11 @@ class OnnxEmbedder:
         # The arena keeps the largest batch's buffers for good (over 1 GB at 64 x 256 tokens);
         # without it memory goes back after each batch, at no measurable cost in speed.
         options.enable_cpu_mem_arena = False
+        # After a run, onnxruntime's threads spin-wait for the next one by default, holding the
+        # cores while the search goes on in Python: the re-rank's 20 small MaxSim products took
+        # 36 ms behind them against 1.5 ms alone (whole corpus, 2 cores). Without spinning the
+        # embedding rate is the same (benchmarks/README.md).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             return ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
         except Exception as exc:
