@@ -26,6 +26,7 @@ from rag.text.dates import utc_now
 log = logging.getLogger(__name__)
 
 SERVICE_ENTRY_POINTS = "newsdesk.services"
+SIGNAL_CHECK_SECONDS = 0.5  # how soon a stop signal delivered to another thread is acted on
 # How often the schedule looks for due feeds. Feeds have intervals of whole minutes, so a tick of
 # 30 s polls a feed at most half a minute late; a tick costs one small SQLite read per collection.
 TICK_SECONDS = 30.0
@@ -111,7 +112,10 @@ def run(tick: float, settings, as_json: bool) -> None:
     try:
         served = [name for name, serve in _services() if serve(settings, desk, stop)]
         if not served:
-            while not stop.wait(3600):
+            # Short waits: a Ctrl-C or SIGTERM the kernel hands to another thread (the poller's)
+            # only sets a flag, and the main thread runs the handler when it next wakes. A wait of
+            # an hour left `newsdesk run` deaf to SIGINT, seen twice in full test runs.
+            while not stop.wait(SIGNAL_CHECK_SECONDS):
                 pass
     except KeyboardInterrupt:
         pass
