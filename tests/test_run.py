@@ -149,3 +149,18 @@ def test_run_stops_on_a_sigint_the_kernel_hands_to_another_thread(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_run_stops_on_sigint_though_started_with_it_ignored(tmp_path):
+    """As `newsdesk run &` from a script (or nohup) starts it: SIGINT ignored is inherited."""
+    log = tmp_path / "run.log"
+    cmd = [sys.executable, "-m", "rag.cli", "run", "--tick", "0.5", "--data-dir", str(tmp_path / "data")]
+    proc = subprocess.Popen(cmd, env=_env(), stdout=log.open("w"), stderr=subprocess.STDOUT,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        _wait(lambda: "Newsdesk desk running" in log.read_text(), 60, proc, log)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == 0, log.read_text()[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()

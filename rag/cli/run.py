@@ -102,8 +102,11 @@ def _start_scheduler(desk: Desk, tick: float):
 def run(tick: float, settings, as_json: bool) -> None:
     """Poll the subscribed feeds of every collection when they are due and, when DISCORD_TOKEN is
     set, run the Discord bot in the same process. Ctrl-C or SIGTERM stops it cleanly."""
-    # SIGTERM (systemd, docker stop) stops the desk as Ctrl-C does.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGTERM (systemd, docker stop) stops the desk as Ctrl-C does. SIGINT too, explicitly: a
+    # process started in the background by a script (`newsdesk run &`, `nohup`) inherits SIGINT
+    # ignored, and Python then leaves it ignored, so `kill -INT` did nothing.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, signal.default_int_handler)
     stop = threading.Event()
     desk = Desk(settings)
     scheduler = _start_scheduler(desk, tick)

@@ -150,8 +150,10 @@ class OnnxEmbedder:
         options.enable_cpu_mem_arena = False
         # After a run, onnxruntime's threads spin-wait for the next one by default, holding the
         # cores while the search goes on in Python: the re-rank's 20 small MaxSim products took
-        # 36 ms behind them against 1.5 ms alone (whole corpus, 2 cores). Without spinning the
-        # embedding rate is the same (benchmarks/README.md).
+        # 36 ms behind them against 1.5 ms alone (whole corpus, 2 cores). Without spinning, 96
+        # passages embed as fast (fp32 13.1/s against 13.0, int8 19.4 against 17.8); only the
+        # query-time re-rank of passages without kept token vectors, 20 int8 runs, is slower
+        # (1.20 s against 0.82 s). benchmarks/README.md.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             return ort.InferenceSession(str(self.model_path), options, providers=["CPUExecutionProvider"])
